@@ -1,0 +1,95 @@
+# memwarden — a tiny PID 1 that keeps a service inside its memory limit.
+#
+#   make            build/memwarden (static)
+#   make test       install what the tests need (as root), build, run every tier
+#   make install    PREFIX=/usr/local LIBDIR=$(PREFIX)/lib/memwarden DESTDIR=
+#
+# Build output goes to build/. The release binary is linked statically so it
+# runs in any image; the test build (build/san/) is dynamically linked with
+# AddressSanitizer and UndefinedBehaviorSanitizer, which cannot be static.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib/memwarden
+BINDIR     ?= $(PREFIX)/bin
+DESTDIR    ?=
+
+CC         ?= cc
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+              -Wformat=2 -Wno-format-nonliteral -Wvla
+CPPFLAGS   += -Iinclude -D_GNU_SOURCE -DMEMWARDEN_VERSION='"$(VERSION)"' \
+              -DMEMWARDEN_LIBDIR='"$(LIBDIR)"'
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=gnu11 $(WARN) -fno-common
+SANFLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+SRC        := $(wildcard src/*.c)
+LIBSRC     := $(filter-out src/main.c,$(SRC))
+OBJ        := $(SRC:src/%.c=build/obj/%.o)
+SANOBJ     := $(SRC:src/%.c=build/san/obj/%.o)
+SANLIBOBJ  := $(LIBSRC:src/%.c=build/san/obj/%.o)
+LIBS       := -l:libinih.a
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
+WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
+WORKLOAD_BIN := $(WORKLOAD_SRC:tests/workloads/%.c=build/workloads/%)
+
+.PHONY: all test test-build unit integration install clean format lint template check-template
+
+all: build/memwarden
+
+build/memwarden: $(OBJ)
+	$(CC) $(CFLAGS) -static -o $@ $(OBJ) $(LIBS)
+
+build/obj/%.o: src/%.c $(wildcard include/*.h) | build/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The sanitizer build of memwarden itself, for the integration tier.
+build/san/memwarden: $(SANOBJ)
+	$(CC) $(SANFLAGS) -o $@ $(SANOBJ) $(LIBS)
+
+build/san/obj/%.o: src/%.c $(wildcard include/*.h) | build/san/obj
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(SANFLAGS) -c -o $@ $<
+
+build/san/libmemwarden.a: $(SANLIBOBJ)
+	rm -f $@ && ar rcs $@ $(SANLIBOBJ)
+
+build/unit/%: tests/unit/%.c build/san/libmemwarden.a | build/unit
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(SANFLAGS) -o $@ $< build/san/libmemwarden.a \
+		-lcmocka $(LIBS)
+
+# Test workloads: small C programs the integration tests run as services.
+build/workloads/%: tests/workloads/%.c | build/workloads
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $<
+
+build/obj build/san/obj build/unit build/workloads:
+	mkdir -p $@
+
+test-build: build/memwarden build/san/memwarden $(UNIT_BIN) $(WORKLOAD_BIN)
+
+unit: $(UNIT_BIN)
+	tests/run-unit.sh $(UNIT_BIN)
+
+# `make test` first installs what is missing (it needs root for that),
+# then builds and runs every tier and prints one summary line.
+test:
+	tests/run-all.sh
+
+# etc/memwarden.ini is generated from the schema in src/config.c.
+template: build/memwarden
+	build/memwarden check --template > etc/memwarden.ini
+
+install: build/memwarden
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)
+	install -m 0755 build/memwarden $(DESTDIR)$(BINDIR)/memwarden
+
+format:
+	clang-format -i src/*.c include/*.h tests/unit/*.c tests/workloads/*.c
+
+lint:
+	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Iinclude -D_GNU_SOURCE src
+
+clean:
+	rm -rf build

@@ -60,6 +60,9 @@ void log_warnx(const char *event, const char *fmt, ...) __attribute__((format(pr
 void log_error(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_errorx(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The current time in RFC 3339, UTC, milliseconds: 2026-11-27T10:52:54.123Z */
+void log_time_now(char *out, size_t outlen);
+
 /* Appends s to buf (at *len, capacity cap) as the inside of a JSON string:
  * quotes, backslashes and control bytes escaped, invalid UTF-8 replaced.
  * Never overflows; truncates. Shared with state.c. */

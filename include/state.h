@@ -1,0 +1,38 @@
+/*
+ * The state file (SPEC section 8): what `memwarden status` and a
+ * Kubernetes readiness probe read. Written atomically: a temporary file in
+ * the same directory, then rename(2), so a reader sees the old or the new
+ * content, never half of one.
+ */
+#ifndef MEMWARDEN_STATE_H
+#define MEMWARDEN_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct service_state_info {
+	pid_t pid;         /* memwarden */
+	pid_t service_pid; /* 0 when no instance runs */
+	const char *service;
+	const char *state; /* starting running draining restarting stopping stopped */
+	bool ready;
+	unsigned restarts;
+	const char *last_restart_reason; /* NULL: none yet */
+	int last_exit_status;            /* -1: none yet */
+	const char *last_sample_json;    /* NULL: no sample yet */
+};
+
+/* Returns 0, or 1 with errno set. */
+int state_write(const char *path, const struct service_state_info *info);
+
+/* Reads the file whole into a NUL-terminated malloc'd buffer. Returns 0,
+ * or 1 with errno set (ENOENT: no state file). */
+int state_read(const char *path, char **content);
+
+/* Looks up a top-level string or literal field of the state JSON written
+ * by state_write (not a general JSON parser). Returns 0 and copies the
+ * value without quotes into out, or 1 when it is absent. */
+int state_field(const char *json, const char *key, char *out, size_t outlen);
+
+#endif

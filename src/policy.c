@@ -1,0 +1,72 @@
+#include "policy.h"
+
+int
+remap_exit_status(const struct config *cfg, int status)
+{
+	if (status >= 0 && status < 256 && cfg->success_exit[status])
+		return 0;
+	return status;
+}
+
+static bool
+wants_restart(const struct config *cfg, int status)
+{
+	switch (cfg->restart) {
+	case RESTART_ALWAYS:
+		return true;
+	case RESTART_ON_FAILURE:
+		return remap_exit_status(cfg, status) != 0;
+	case RESTART_NO:
+	default:
+		return false;
+	}
+}
+
+/* Forgets restarts older than the window. */
+static void
+prune(struct restart_history *h, uint64_t window_ms, uint64_t now_ms)
+{
+	unsigned keep = 0, i;
+
+	for (i = 0; i < h->count; i++)
+		if (now_ms - h->times_ms[i] < window_ms)
+			h->times_ms[keep++] = h->times_ms[i];
+	h->count = keep;
+}
+
+static void
+record(struct restart_history *h, uint64_t now_ms)
+{
+	unsigned i;
+
+	if (h->count == RESTART_HISTORY_MAX) {
+		for (i = 1; i < h->count; i++)
+			h->times_ms[i - 1] = h->times_ms[i];
+		h->count--;
+	}
+	h->times_ms[h->count++] = now_ms;
+	h->total++;
+}
+
+enum restart_verdict
+restart_decide(const struct config *cfg, struct restart_history *h, int status,
+	       uint64_t started_ms, uint64_t now_ms, uint64_t *delay_ms)
+{
+	if (!wants_restart(cfg, status))
+		return VERDICT_EXIT;
+	prune(h, cfg->restart_window_ms, now_ms);
+	if (h->count >= cfg->max_restarts)
+		return VERDICT_GIVE_UP;
+
+	/* A run as long as the window was healthy: back-off starts over. */
+	if (h->next_backoff_ms == 0 || now_ms - started_ms >= cfg->restart_window_ms)
+		h->next_backoff_ms = cfg->restart_backoff_ms;
+	*delay_ms = h->next_backoff_ms;
+	h->next_backoff_ms = h->next_backoff_ms * 2;
+	if (h->next_backoff_ms > cfg->restart_backoff_max_ms)
+		h->next_backoff_ms = cfg->restart_backoff_max_ms;
+	if (*delay_ms > cfg->restart_backoff_max_ms)
+		*delay_ms = cfg->restart_backoff_max_ms;
+	record(h, now_ms);
+	return VERDICT_RESTART;
+}

@@ -1,0 +1,177 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "state.h"
+
+static void
+add_string(char *buf, size_t *len, size_t cap, const char *key, const char *value)
+{
+	int n;
+
+	n = snprintf(buf + *len, cap - *len, "\"%s\":", key);
+	if (n > 0 && (size_t)n < cap - *len)
+		*len += (size_t)n;
+	if (value == NULL) {
+		n = snprintf(buf + *len, cap - *len, "null,");
+	} else {
+		if (*len < cap)
+			buf[(*len)++] = '"';
+		json_escape(buf, len, cap, value);
+		n = snprintf(buf + *len, cap - *len, "\",");
+	}
+	if (n > 0 && (size_t)n < cap - *len)
+		*len += (size_t)n;
+}
+
+static size_t
+format_state(char *buf, size_t cap, const struct service_state_info *info)
+{
+	char now[64];
+	size_t len = 0;
+	int n;
+
+	log_time_now(now, sizeof(now));
+	buf[len++] = '{';
+	add_string(buf, &len, cap, "service", info->service);
+	n = snprintf(buf + len, cap - len, "\"pid\":%d,\"service_pid\":%d,", (int)info->pid,
+		     (int)info->service_pid);
+	if (n > 0 && (size_t)n < cap - len)
+		len += (size_t)n;
+	add_string(buf, &len, cap, "state", info->state);
+	n = snprintf(buf + len, cap - len, "\"ready\":%s,\"restarts\":%u,",
+		     info->ready ? "true" : "false", info->restarts);
+	if (n > 0 && (size_t)n < cap - len)
+		len += (size_t)n;
+	add_string(buf, &len, cap, "last_restart_reason", info->last_restart_reason);
+	if (info->last_exit_status >= 0)
+		n = snprintf(buf + len, cap - len, "\"last_exit_status\":%d,",
+			     info->last_exit_status);
+	else
+		n = snprintf(buf + len, cap - len, "\"last_exit_status\":null,");
+	if (n > 0 && (size_t)n < cap - len)
+		len += (size_t)n;
+	n = snprintf(buf + len, cap - len, "\"last_sample\":%s,\"updated\":\"%s\"}\n",
+		     info->last_sample_json ? info->last_sample_json : "null", now);
+	if (n > 0 && (size_t)n < cap - len)
+		len += (size_t)n;
+	return len;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+state_write(const char *path, const struct service_state_info *info)
+{
+	char buf[4096], tmp[4200];
+	size_t len;
+	int fd, saved;
+
+	len = format_state(buf, sizeof(buf), info);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return 1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return 1;
+	if (write_all(fd, buf, len) != 0) {
+		saved = errno ? errno : EIO;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return 1;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return 1;
+	}
+	return 0;
+}
+
+int
+state_read(const char *path, char **content)
+{
+	char *buf;
+	ssize_t n;
+	size_t len = 0, cap = 4096;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	buf = malloc(cap + 1);
+	if (buf == NULL) {
+		close(fd);
+		return 1;
+	}
+	while (len < cap) {
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			saved = errno;
+			free(buf);
+			close(fd);
+			errno = saved;
+			return 1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*content = buf;
+	return 0;
+}
+
+int
+state_field(const char *json, const char *key, char *out, size_t outlen)
+{
+	char pattern[64];
+	const char *p, *end;
+	size_t n;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+	p = strstr(json, pattern);
+	if (p == NULL || outlen == 0)
+		return 1;
+	p += strlen(pattern);
+	if (*p == '"') {
+		p++;
+		end = strchr(p, '"');
+	} else {
+		end = p + strcspn(p, ",}\n");
+	}
+	if (end == NULL)
+		return 1;
+	n = (size_t)(end - p);
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}

@@ -1,0 +1,595 @@
+/*
+ * The service's life as an explicit state machine:
+ *
+ *   STARTING --exec ok--> RUNNING --exits--> STOPPING (leftovers) --> BACKOFF --> STARTING
+ *       \                    |                         \--> exit
+ *        \--SIGTERM--> DRAINING --drain_delay--> STOPPING --all gone--> exit
+ *
+ * STOPPING sends stop_signal, waits stop_timeout for every process of the
+ * service to end, then SIGKILLs what remains. What comes after STOPPING
+ * (exit, or a restart after the back-off) is decided when it is entered.
+ * Signals, exits and timers are events read from one epoll loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy.h"
+#include "reap.h"
+#include "spawn.h"
+#include "state.h"
+#include "supervisor.h"
+
+/* While processes are being stopped, how often memwarden looks whether
+ * they are gone (only processes that are its own children tell it). */
+#define STOP_POLL_MS 100
+/* How long to wait for SIGKILLed processes to disappear (a process in
+ * uninterruptible sleep dies only when it wakes) before exiting anyway. */
+#define KILL_WAIT_MS 5000
+
+enum phase { PH_STARTING, PH_RUNNING, PH_DRAINING, PH_STOPPING, PH_BACKOFF, PH_DONE };
+enum after_stop { AFTER_EXIT, AFTER_RESTART };
+enum source { SRC_SIGNAL = 1, SRC_TIMER, SRC_EXEC };
+
+struct supervisor {
+	const struct config *cfg;
+	const struct inherited_signals *inherited;
+	bool namespace_init; /* PID 1 of a PID namespace */
+	int epfd, sigfd, timerfd, execfd;
+
+	enum phase phase;
+	pid_t main_pid; /* 0 when no instance runs */
+	uint64_t started_ms;
+	unsigned instance;
+	bool ready;
+
+	bool shutdown; /* SIGTERM received */
+	enum after_stop after;
+	uint64_t restart_delay_ms;
+	uint64_t deadline_ms; /* end of the drain, the stop_timeout or the back-off */
+	bool killed;          /* SIGKILL sent in this STOPPING */
+	uint64_t kill_deadline_ms;
+
+	int last_status; /* the service's last status: code or 128+N; -1 none */
+	const char *last_restart_reason;
+	struct restart_history history;
+	bool dirty; /* the state file needs writing */
+	bool state_warned;
+	int exit_status;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *
+phase_name(const struct supervisor *s)
+{
+	switch (s->phase) {
+	case PH_STARTING:
+		return "starting";
+	case PH_RUNNING:
+		return "running";
+	case PH_DRAINING:
+		return "draining";
+	case PH_STOPPING:
+		return s->after == AFTER_RESTART ? "restarting" : "stopping";
+	case PH_BACKOFF:
+		return "restarting";
+	case PH_DONE:
+	default:
+		return "stopped";
+	}
+}
+
+static void
+set_phase(struct supervisor *s, enum phase phase)
+{
+	s->phase = phase;
+	s->dirty = true;
+}
+
+static void
+publish_state(struct supervisor *s)
+{
+	struct service_state_info info = {
+		.pid = getpid(),
+		.service_pid = s->main_pid,
+		.service = s->cfg->name,
+		.state = phase_name(s),
+		.ready = s->ready,
+		.restarts = s->history.total,
+		.last_restart_reason = s->last_restart_reason,
+		.last_exit_status = s->last_status,
+	};
+
+	s->dirty = false;
+	if (state_write(s->cfg->state_file, &info) == 0) {
+		s->state_warned = false;
+		return;
+	}
+	/* Once per failure streak: a full disk must not flood the log. */
+	if (!s->state_warned)
+		log_warn("state", "cannot write the state file %s", s->cfg->state_file);
+	s->state_warned = true;
+}
+
+static void
+watch_fd(struct supervisor *s, int fd, enum source src)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = src};
+
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		log_warn("loop", "epoll_ctl add");
+}
+
+static void
+close_execfd(struct supervisor *s)
+{
+	if (s->execfd < 0)
+		return;
+	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->execfd, NULL);
+	close(s->execfd);
+	s->execfd = -1;
+}
+
+static void finish_stop(struct supervisor *s);
+static void instance_ended(struct supervisor *s, int status);
+
+static void
+spawn_instance(struct supervisor *s)
+{
+	char **argv = s->cfg->argv;
+
+	s->instance++;
+	s->started_ms = now_ms();
+	if (spawn_service(s->cfg, s->inherited, &s->main_pid, &s->execfd) != 0) {
+		log_error("spawn.error", "cannot start %s", argv[0]);
+		s->main_pid = 0;
+		instance_ended(s, 126);
+		return;
+	}
+	set_phase(s, PH_STARTING);
+	watch_fd(s, s->execfd, SRC_EXEC);
+	log_event(LOG_INFO, "spawn",
+		  LOG_FIELDS(LF_INT("pid", s->main_pid), LF_STR("command", argv[0]),
+			     LF_UINT("instance", s->instance)),
+		  "started %s as pid %d", argv[0], (int)s->main_pid);
+}
+
+/* The exec-error pipe: end of file means exec succeeded. */
+static void
+check_exec(struct supervisor *s)
+{
+	struct spawn_failure f;
+	int r;
+
+	r = spawn_read_failure(s->execfd, &f);
+	if (r < 0)
+		return;
+	close_execfd(s);
+	if (r == 0) {
+		if (s->phase == PH_STARTING) {
+			set_phase(s, PH_RUNNING);
+			s->ready = s->cfg->ready == READY_STARTED;
+		}
+		return;
+	}
+	errno = f.err;
+	log_event(LOG_ERROR, "spawn.error",
+		  LOG_FIELDS(LF_STR("command", s->cfg->argv[0]),
+			     LF_STR("step", spawn_step_name(f.step)),
+			     LF_STR("error", strerror(f.err)), LF_INT("errno", f.err),
+			     LF_INT("status", spawn_failure_status(&f))),
+		  f.step == STEP_EXEC ? "cannot execute %s: %s"
+				      : "cannot start %s: %s failed: %s",
+		  s->cfg->argv[0],
+		  f.step == STEP_EXEC ? strerror(f.err) : spawn_step_name(f.step),
+		  strerror(f.err));
+}
+
+/* Leaves the processes that remain of an instance STOPPING: stop_signal
+ * now, SIGKILL after stop_timeout. */
+static void
+stop_leftovers(struct supervisor *s)
+{
+	if (!service_processes_remain(s->namespace_init)) {
+		finish_stop(s);
+		return;
+	}
+	signal_service_processes(s->cfg->stop_signal, s->namespace_init);
+	s->killed = false;
+	s->deadline_ms = now_ms() + s->cfg->stop_timeout_ms;
+	set_phase(s, PH_STOPPING);
+}
+
+static void
+give_up(struct supervisor *s, int status)
+{
+	log_event(LOG_ERROR, "giveup",
+		  LOG_FIELDS(LF_UINT("restarts", s->history.count),
+			     LF_UINT("window_ms", s->cfg->restart_window_ms),
+			     LF_INT("status", status)),
+		  "more than %u restarts within %llu ms: giving up", s->cfg->max_restarts,
+		  (unsigned long long)s->cfg->restart_window_ms);
+}
+
+/* The main process of an instance is gone (or never started). */
+static void
+instance_ended(struct supervisor *s, int status)
+{
+	enum restart_verdict verdict;
+
+	s->main_pid = 0;
+	s->ready = false;
+	s->last_status = status;
+	s->dirty = true;
+	if (s->shutdown) {
+		s->after = AFTER_EXIT;
+		if (s->phase == PH_STOPPING)
+			return; /* already waiting for the rest */
+		stop_leftovers(s);
+		return;
+	}
+	verdict = restart_decide(s->cfg, &s->history, status, s->started_ms, now_ms(),
+				 &s->restart_delay_ms);
+	s->after = verdict == VERDICT_RESTART ? AFTER_RESTART : AFTER_EXIT;
+	if (verdict == VERDICT_GIVE_UP)
+		give_up(s, status);
+	if (verdict == VERDICT_RESTART) {
+		s->last_restart_reason = "exit";
+		log_event(LOG_WARN, "restart",
+			  LOG_FIELDS(LF_STR("reason", "exit"), LF_INT("status", status),
+				     LF_UINT("restarts", s->history.total),
+				     LF_UINT("backoff_ms", s->restart_delay_ms)),
+			  "service ended with status %d: restarting in %llu ms", status,
+			  (unsigned long long)s->restart_delay_ms);
+	}
+	stop_leftovers(s);
+}
+
+static void
+log_exit(const struct supervisor *s, pid_t pid, int wstatus)
+{
+	char name[32];
+	uint64_t ran = now_ms() - s->started_ms;
+	int status = wait_status_code(wstatus);
+
+	if (WIFSIGNALED(wstatus)) {
+		signal_name(WTERMSIG(wstatus), name, sizeof(name));
+		log_event(LOG_INFO, "exit",
+			  LOG_FIELDS(LF_INT("pid", pid), LF_INT("status", status),
+				     LF_STR("signal", name), LF_UINT("ran_ms", ran)),
+			  "service killed by SIG%s", name);
+	} else {
+		log_event(LOG_INFO, "exit",
+			  LOG_FIELDS(LF_INT("pid", pid), LF_INT("status", status),
+				     LF_INT("code", WEXITSTATUS(wstatus)), LF_UINT("ran_ms", ran)),
+			  "service exited with code %d", WEXITSTATUS(wstatus));
+	}
+}
+
+static void
+on_reaped(void *ctx, pid_t pid, int wstatus)
+{
+	struct supervisor *s = ctx;
+
+	if (pid != s->main_pid) {
+		if (log_enabled(LOG_DEBUG))
+			log_debug("reap", "reaped pid %d (status %d)", (int)pid,
+				  wait_status_code(wstatus));
+		return;
+	}
+	/* The exit may be seen before the pipe is read: read it now, so a
+	 * failed exec is reported as such. */
+	if (s->execfd >= 0)
+		check_exec(s);
+	log_exit(s, pid, wstatus);
+	instance_ended(s, wait_status_code(wstatus));
+}
+
+static void
+begin_stop(struct supervisor *s)
+{
+	char name[32];
+	pid_t target = s->cfg->signal_group ? -s->main_pid : s->main_pid;
+
+	signal_name(s->cfg->stop_signal, name, sizeof(name));
+	log_event(LOG_INFO, "shutdown",
+		  LOG_FIELDS(LF_STR("phase", "stop"), LF_STR("signal", name),
+			     LF_UINT("stop_timeout_ms", s->cfg->stop_timeout_ms)),
+		  "sending SIG%s, waiting up to %llu ms", name,
+		  (unsigned long long)s->cfg->stop_timeout_ms);
+	s->after = AFTER_EXIT;
+	s->killed = false;
+	s->deadline_ms = now_ms() + s->cfg->stop_timeout_ms;
+	set_phase(s, PH_STOPPING);
+	if (s->main_pid > 0 && kill(target, s->cfg->stop_signal) != 0 && errno != ESRCH)
+		log_warn("shutdown", "cannot send SIG%s to %d", name, (int)target);
+}
+
+static void
+kill_everything(struct supervisor *s, const char *why)
+{
+	log_event(LOG_WARN, "shutdown", LOG_FIELDS(LF_STR("phase", "kill")),
+		  "%s: sending SIGKILL to every process of the service", why);
+	signal_service_processes(SIGKILL, s->namespace_init);
+	s->killed = true;
+	s->kill_deadline_ms = now_ms() + KILL_WAIT_MS;
+	set_phase(s, PH_STOPPING);
+}
+
+static void
+on_sigterm(struct supervisor *s)
+{
+	if (s->shutdown) {
+		kill_everything(s, "second SIGTERM");
+		return;
+	}
+	s->shutdown = true;
+	s->ready = false;
+	s->dirty = true;
+	log_event(LOG_INFO, "shutdown",
+		  LOG_FIELDS(LF_STR("phase", "begin"),
+			     LF_UINT("drain_delay_ms", s->cfg->drain_delay_ms)),
+		  "SIGTERM received: shutting down");
+	if (s->main_pid == 0) {
+		/* Between instances: only leftovers can remain. */
+		s->after = AFTER_EXIT;
+		if (s->phase != PH_STOPPING)
+			stop_leftovers(s);
+		return;
+	}
+	if (s->cfg->drain_delay_ms == 0) {
+		begin_stop(s);
+		return;
+	}
+	log_event(LOG_INFO, "shutdown", LOG_FIELDS(LF_STR("phase", "drain")),
+		  "not ready; draining for %llu ms",
+		  (unsigned long long)s->cfg->drain_delay_ms);
+	s->deadline_ms = now_ms() + s->cfg->drain_delay_ms;
+	set_phase(s, PH_DRAINING);
+}
+
+static void
+forward_signal(struct supervisor *s, int signo)
+{
+	char name[32];
+	pid_t target = s->cfg->signal_group ? -s->main_pid : s->main_pid;
+
+	signal_name(signo, name, sizeof(name));
+	if (s->main_pid == 0) {
+		log_event(LOG_INFO, "signal", LOG_FIELDS(LF_STR("signal", name)),
+			  "SIG%s received while no service runs: dropped", name);
+		return;
+	}
+	if (kill(target, signo) != 0 && errno != ESRCH) {
+		log_warn("signal", "cannot forward SIG%s to %d", name, (int)target);
+		return;
+	}
+	log_event(LOG_INFO, "signal",
+		  LOG_FIELDS(LF_STR("signal", name), LF_INT("signo", signo),
+			     LF_INT("pid", s->main_pid), LF_BOOL("group", s->cfg->signal_group)),
+		  "forwarded SIG%s", name);
+}
+
+static void
+read_signals(struct supervisor *s)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	for (;;) {
+		n = read(s->sigfd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(si)) {
+			if (n < 0 && errno != EAGAIN)
+				log_warn("loop", "reading the signalfd");
+			return;
+		}
+		if (si.ssi_signo == SIGCHLD)
+			reap_children(on_reaped, s);
+		else if (si.ssi_signo == SIGTERM)
+			on_sigterm(s);
+		else if (signal_is_forwarded((int)si.ssi_signo))
+			forward_signal(s, (int)si.ssi_signo);
+	}
+}
+
+/* STOPPING is over: exit, or restart after the back-off. */
+static void
+finish_stop(struct supervisor *s)
+{
+	if (s->after == AFTER_EXIT || s->shutdown) {
+		if (s->shutdown)
+			log_event(LOG_INFO, "shutdown", LOG_FIELDS(LF_STR("phase", "done")),
+				  "every process of the service has ended");
+		s->exit_status = remap_exit_status(s->cfg, s->last_status < 0 ? 0 : s->last_status);
+		set_phase(s, PH_DONE);
+		return;
+	}
+	s->deadline_ms = now_ms() + s->restart_delay_ms;
+	set_phase(s, PH_BACKOFF);
+}
+
+static void
+advance_stopping(struct supervisor *s, uint64_t now)
+{
+	if (s->main_pid == 0 && !service_processes_remain(s->namespace_init)) {
+		finish_stop(s);
+		return;
+	}
+	if (!s->killed) {
+		if (now >= s->deadline_ms)
+			kill_everything(s, "stop_timeout expired");
+		return;
+	}
+	if (now >= s->kill_deadline_ms) {
+		log_warnx("shutdown", "processes remain after SIGKILL; going on");
+		finish_stop(s);
+		return;
+	}
+	/* Catch processes forked while the kill went round. */
+	signal_service_processes(SIGKILL, s->namespace_init);
+}
+
+/* Time-driven transitions, checked after every event. */
+static void
+advance(struct supervisor *s)
+{
+	uint64_t now = now_ms();
+
+	switch (s->phase) {
+	case PH_DRAINING:
+		if (now >= s->deadline_ms)
+			begin_stop(s);
+		break;
+	case PH_STOPPING:
+		advance_stopping(s, now);
+		break;
+	case PH_BACKOFF:
+		if (now >= s->deadline_ms)
+			spawn_instance(s);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The one timer: the phase's deadline, or the poll while stopping. */
+static void
+arm_timer(struct supervisor *s)
+{
+	struct itimerspec its;
+	uint64_t at = 0;
+
+	memset(&its, 0, sizeof(its));
+	if (s->phase == PH_DRAINING || s->phase == PH_BACKOFF)
+		at = s->deadline_ms;
+	else if (s->phase == PH_STOPPING)
+		at = now_ms() + STOP_POLL_MS;
+	if (at != 0) {
+		its.it_value.tv_sec = (time_t)(at / 1000);
+		its.it_value.tv_nsec = (long)(at % 1000) * 1000000;
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	if (timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		log_warn("loop", "timerfd_settime");
+}
+
+static void
+drain_timer(struct supervisor *s)
+{
+	uint64_t expirations;
+
+	while (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
+		;
+}
+
+static void
+dispatch(struct supervisor *s, uint32_t src)
+{
+	switch (src) {
+	case SRC_SIGNAL:
+		read_signals(s);
+		break;
+	case SRC_TIMER:
+		drain_timer(s);
+		break;
+	case SRC_EXEC:
+		if (s->execfd >= 0)
+			check_exec(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+setup_loop(struct supervisor *s)
+{
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return 1;
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->timerfd < 0)
+		return 1;
+	watch_fd(s, s->sigfd, SRC_SIGNAL);
+	watch_fd(s, s->timerfd, SRC_TIMER);
+	return 0;
+}
+
+static void
+run_loop(struct supervisor *s)
+{
+	struct epoll_event events[8];
+	int n, i;
+
+	while (s->phase != PH_DONE) {
+		if (s->dirty)
+			publish_state(s);
+		arm_timer(s);
+		n = epoll_wait(s->epfd, events, 8, -1);
+		if (n < 0) {
+			if (errno != EINTR) {
+				/* Cannot happen with valid fds; never spin. */
+				log_warn("loop", "epoll_wait");
+				usleep(100000);
+			}
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			dispatch(s, events[i].data.u32);
+		advance(s);
+	}
+}
+
+int
+supervisor_run(const struct config *cfg, const struct inherited_signals *inherited,
+	       int signal_fd)
+{
+	struct supervisor *s;
+	int status;
+
+	/* The history is large; keep it off the stack. */
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		log_error("loop", "cannot start the supervisor");
+		return 2;
+	}
+	s->cfg = cfg;
+	s->inherited = inherited;
+	s->namespace_init = getpid() == 1;
+	s->sigfd = signal_fd;
+	s->execfd = -1;
+	s->last_status = -1;
+	if (setup_loop(s) != 0) {
+		log_error("loop", "cannot set up the event loop");
+		free(s);
+		return 2;
+	}
+	/* From here on nothing may bail out. */
+	spawn_instance(s);
+	run_loop(s);
+
+	publish_state(s);
+	status = s->exit_status;
+	close(s->timerfd);
+	close(s->epfd);
+	free(s);
+	return status;
+}

@@ -35,7 +35,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
 WORKLOAD_BIN := $(WORKLOAD_SRC:tests/workloads/%.c=build/workloads/%)
 
-.PHONY: all test test-build unit integration install clean format lint template check-template
+.PHONY: all demo test test-build unit integration install clean format lint template check-template
 
 all: build/memwarden
 
@@ -52,6 +52,15 @@ build/san/memwarden: $(SANOBJ)
 build/san/obj/%.o: src/%.c $(wildcard include/*.h) | build/san/obj
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(SANFLAGS) -c -o $@ $<
 
+# A plain dynamic build for valgrind, which cannot follow a static binary's
+# malloc nor run under AddressSanitizer.
+VGOBJ      := $(SRC:src/%.c=build/vg/obj/%.o)
+build/vg/memwarden: $(VGOBJ)
+	$(CC) -O1 -g -o $@ $(VGOBJ) $(LIBS)
+
+build/vg/obj/%.o: src/%.c $(wildcard include/*.h) | build/vg/obj
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -O1 -g -c -o $@ $<
+
 build/san/libmemwarden.a: $(SANLIBOBJ)
 	rm -f $@ && ar rcs $@ $(SANLIBOBJ)
 
@@ -63,13 +72,19 @@ build/unit/%: tests/unit/%.c build/san/libmemwarden.a | build/unit
 build/workloads/%: tests/workloads/%.c | build/workloads
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $<
 
-build/obj build/san/obj build/unit build/workloads:
+build/obj build/san/obj build/vg/obj build/unit build/workloads:
 	mkdir -p $@
 
-test-build: build/memwarden build/san/memwarden $(UNIT_BIN) $(WORKLOAD_BIN)
+test-build: build/memwarden build/san/memwarden build/vg/memwarden $(UNIT_BIN) $(WORKLOAD_BIN)
 
 unit: $(UNIT_BIN)
 	tests/run-unit.sh $(UNIT_BIN)
+
+# A demonstration on this machine (needs root for its PID namespace).
+demo:
+	tests/deps.sh
+	$(MAKE) build/memwarden
+	tests/demo.sh
 
 # `make test` first installs what is missing (it needs root for that),
 # then builds and runs every tier and prints one summary line.

@@ -5,7 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <glob.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,38 +180,56 @@ cmd_check(int argc, char **argv)
 	return status;
 }
 
+/* Counts the state files (NAME.json) in dir, keeping the first one's path
+ * in path; with list, prints each. */
+static size_t
+scan_state_dir(const char *dir, char *path, size_t len, bool list)
+{
+	struct dirent *d;
+	size_t found = 0, n;
+	DIR *dp = opendir(dir);
+
+	if (dp == NULL)
+		return 0;
+	while ((d = readdir(dp)) != NULL) {
+		n = strlen(d->d_name);
+		if (n <= 5 || d->d_name[0] == '.' || strcmp(d->d_name + n - 5, ".json") != 0)
+			continue;
+		if (found++ == 0)
+			snprintf(path, len, "%s/%s", dir, d->d_name);
+		if (list)
+			fprintf(stderr, "  %s/%s\n", dir, d->d_name);
+	}
+	closedir(dp);
+	return found;
+}
+
 /* Finds the state file when --state is not given: the configured one, or
- * the only one in the default directories. */
+ * the only one in the default directories. Returns 1 when that is
+ * ambiguous. */
 static int
 find_state_file(const char *given, char *path, size_t len)
 {
+	static const char *const dirs[] = {"/run/memwarden", "/tmp/memwarden"};
 	const char *env = getenv("MEMWARDEN_STATUS_STATE_FILE");
-	glob_t g;
-	size_t found = 0, i;
+	size_t i, found;
 
 	if (given || env) {
 		snprintf(path, len, "%s", given ? given : env);
 		return 0;
 	}
-	memset(&g, 0, sizeof(g));
-	if (glob("/run/memwarden/*.json", 0, NULL, &g) == 0)
-		found = g.gl_pathc;
-	if (found == 0) {
-		globfree(&g);
-		if (glob("/tmp/memwarden/*.json", 0, NULL, &g) == 0)
-			found = g.gl_pathc;
+	for (i = 0; i < 2; i++) {
+		found = scan_state_dir(dirs[i], path, len, false);
+		if (found == 1)
+			return 0;
+		if (found > 1) {
+			fprintf(stderr, "memwarden: several state files; choose one with --state:\n");
+			scan_state_dir(dirs[i], path, len, true);
+			return 1;
+		}
 	}
-	if (found == 1)
-		snprintf(path, len, "%s", g.gl_pathv[0]);
-	if (found > 1) {
-		fprintf(stderr, "memwarden: several state files; choose one with --state:\n");
-		for (i = 0; i < found; i++)
-			fprintf(stderr, "  %s\n", g.gl_pathv[i]);
-	}
-	globfree(&g);
-	if (found == 0)
-		snprintf(path, len, "/run/memwarden/*.json");
-	return found > 1;
+	snprintf(path, len, "/run/memwarden/*.json");
+	return 0;
 }
 
 struct state_options {

@@ -69,9 +69,12 @@ read_proc_stat(pid_t pid, struct proc_entry *e)
 	if (n <= 0)
 		return 1;
 	buf[n] = '\0';
+	/* sscanf would pull 35 kB of scanf into the static binary. */
 	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 1, " %c %d", &e->state, &e->ppid) != 2)
+	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
 		return 1;
+	e->state = p[2];
+	e->ppid = (pid_t)strtol(p + 4, NULL, 10);
 	e->pid = pid;
 	e->ours = false;
 	return 0;

@@ -24,8 +24,8 @@ unsigned reap_children(reap_fn fn, void *ctx);
  * processes there were to signal. */
 unsigned signal_service_processes(int sig, bool namespace_init);
 
-/* True while any process of the service other than zombies remains. */
-bool service_processes_remain(bool namespace_init);
+/* True while any process of the service remains. */
+bool service_processes_remain(void);
 
 /* memwarden's status for a wait status: the exit code, or 128+N when
  * killed by signal N. */

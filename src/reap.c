@@ -44,121 +44,91 @@ wait_status_code(int wstatus)
 	return 255;
 }
 
-struct proc_entry {
-	pid_t pid, ppid;
-	char state;
-	bool ours;
+struct pid_list {
+	pid_t *v;
+	size_t n, cap;
 };
 
-/* Reads "pid (comm) S ppid" from /proc/PID/stat. comm may hold spaces
- * and parentheses, so the fields after it are found from the last ')'. */
-static int
-read_proc_stat(pid_t pid, struct proc_entry *e)
-{
-	char path[64], buf[512];
-	const char *p;
-	ssize_t n;
-	int fd;
+#define PID_LIST_MAX 65536
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	/* sscanf would pull 35 kB of scanf into the static binary. */
-	p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
-		return 1;
-	e->state = p[2];
-	e->ppid = (pid_t)strtol(p + 4, NULL, 10);
-	e->pid = pid;
-	e->ours = false;
-	return 0;
+static void
+pid_list_add(struct pid_list *l, pid_t pid)
+{
+	pid_t *grown;
+
+	if (l->n == l->cap) {
+		if (l->cap >= PID_LIST_MAX)
+			return;
+		l->cap = l->cap ? l->cap * 2 : 64;
+		grown = realloc(l->v, l->cap * sizeof(pid_t));
+		if (grown == NULL) {
+			l->cap = l->n;
+			return;
+		}
+		l->v = grown;
+	}
+	l->v[l->n++] = pid;
 }
 
-/* Lists every process in /proc. Returns the count, *list to free. */
-static size_t
-list_processes(struct proc_entry **list)
+/* Appends the children of every thread of pid, from the kernel's
+ * /proc/PID/task/TID/children lists. */
+static void
+add_children(pid_t pid, struct pid_list *l)
 {
-	struct proc_entry *v = NULL, *grown;
-	size_t n = 0, cap = 0;
+	char path[64], buf[4096], *p, *end;
 	struct dirent *d;
+	ssize_t n;
 	DIR *dir;
+	int fd;
 
-	*list = NULL;
-	dir = opendir("/proc");
-	if (dir == NULL) {
-		log_warn("reap", "cannot list /proc");
-		return 0;
-	}
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (dir == NULL)
+		return; /* it has just exited */
 	while ((d = readdir(dir)) != NULL) {
 		if (!isdigit((unsigned char)d->d_name[0]))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			grown = realloc(v, cap * sizeof(*v));
-			if (grown == NULL) {
-				log_warn("reap", "cannot list /proc");
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)pid, d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* A list longer than the buffer is read on the next pass:
+		 * the caller repeats until nothing is left. */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (p = buf;; p = end) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p)
 				break;
-			}
-			v = grown;
+			pid_list_add(l, (pid_t)child);
 		}
-		if (read_proc_stat((pid_t)atoi(d->d_name), &v[n]) == 0)
-			n++;
 	}
 	closedir(dir);
-	*list = v;
-	return n;
 }
 
-/* Marks the descendants of self. Parents may come after their children
- * in /proc order, so the marking repeats until nothing changes. */
-static void
-mark_descendants(struct proc_entry *v, size_t n, pid_t self)
-{
-	bool changed = true;
-	size_t i, j;
-
-	while (changed) {
-		changed = false;
-		for (i = 0; i < n; i++) {
-			if (v[i].ours)
-				continue;
-			if (v[i].ppid == self) {
-				v[i].ours = changed = true;
-				continue;
-			}
-			for (j = 0; j < n; j++) {
-				if (v[j].ours && v[j].pid == v[i].ppid) {
-					v[i].ours = changed = true;
-					break;
-				}
-			}
-		}
-	}
-}
-
+/* Signals every descendant of memwarden, walking down from its children.
+ * Orphans are reparented to memwarden (PID 1 or subreaper), so none is
+ * missed for long; one forked during the walk is caught by the next one,
+ * as the callers repeat until no child remains. */
 static unsigned
-walk_service_processes(int sig, bool living_only)
+signal_descendants(int sig)
 {
-	struct proc_entry *v;
-	size_t n, i;
+	struct pid_list l = {0};
 	unsigned count = 0;
+	size_t i;
 
-	n = list_processes(&v);
-	mark_descendants(v, n, getpid());
-	for (i = 0; i < n; i++) {
-		if (!v[i].ours || (living_only && v[i].state == 'Z'))
-			continue;
+	add_children(getpid(), &l);
+	for (i = 0; i < l.n; i++) {
 		count++;
-		if (sig != 0 && kill(v[i].pid, sig) != 0 && errno != ESRCH)
-			log_warn("signal", "cannot send signal %d to %d", sig, (int)v[i].pid);
+		if (kill(l.v[i], sig) != 0 && errno != ESRCH)
+			log_warn("signal", "cannot send signal %d to %d", sig, (int)l.v[i]);
+		add_children(l.v[i], &l);
 	}
-	free(v);
+	free(l.v);
 	return count;
 }
 
@@ -174,16 +144,18 @@ signal_service_processes(int sig, bool namespace_init)
 			log_warn("signal", "kill(-1, %d)", sig);
 		return 0;
 	}
-	return walk_service_processes(sig, false);
+	return signal_descendants(sig);
 }
 
 bool
-service_processes_remain(bool namespace_init)
+service_processes_remain(void)
 {
-	/* As PID 1, kill(-1, 0) succeeds while any other process of the
-	 * namespace exists. Zombies count, but only for a moment: ours are
-	 * reaped before each check, the others' parents are still there. */
-	if (namespace_init)
-		return kill(-1, 0) == 0;
-	return walk_service_processes(0, true) > 0;
+	siginfo_t si;
+
+	/* As PID 1 or as a subreaper, every process of the service is a
+	 * child of memwarden or has an ancestor that is: something remains
+	 * exactly while memwarden has a child. One syscall, no /proc walk.
+	 * (Zombies among them are reaped before each check.) */
+	memset(&si, 0, sizeof(si));
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
 }

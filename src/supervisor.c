@@ -169,6 +169,29 @@ spawn_instance(struct supervisor *s)
 		  "started %s as pid %d", argv[0], (int)s->main_pid);
 }
 
+/* "cannot execute CMD: ENOENT", or the step between fork and exec that
+ * failed, with the directory when it was the chdir. */
+static void
+log_spawn_failure(const struct config *cfg, const struct spawn_failure *f)
+{
+	char what[512];
+	const char *cmd = cfg->argv[0];
+
+	if (f->step == STEP_EXEC)
+		snprintf(what, sizeof(what), "cannot execute %s", cmd);
+	else if (f->step == STEP_CHDIR)
+		snprintf(what, sizeof(what), "cannot start %s: cannot change to directory %s", cmd,
+			 cfg->directory);
+	else
+		snprintf(what, sizeof(what), "cannot start %s: %s failed", cmd,
+			 spawn_step_name(f->step));
+	log_event(LOG_ERROR, "spawn.error",
+		  LOG_FIELDS(LF_STR("command", cmd), LF_STR("step", spawn_step_name(f->step)),
+			     LF_STR("error", strerror(f->err)), LF_INT("errno", f->err),
+			     LF_INT("status", spawn_failure_status(f))),
+		  "%s: %s", what, strerror(f->err));
+}
+
 /* The exec-error pipe: end of file means exec succeeded. */
 static void
 check_exec(struct supervisor *s)
@@ -187,17 +210,7 @@ check_exec(struct supervisor *s)
 		}
 		return;
 	}
-	errno = f.err;
-	log_event(LOG_ERROR, "spawn.error",
-		  LOG_FIELDS(LF_STR("command", s->cfg->argv[0]),
-			     LF_STR("step", spawn_step_name(f.step)),
-			     LF_STR("error", strerror(f.err)), LF_INT("errno", f.err),
-			     LF_INT("status", spawn_failure_status(&f))),
-		  f.step == STEP_EXEC ? "cannot execute %s: %s"
-				      : "cannot start %s: %s failed: %s",
-		  s->cfg->argv[0],
-		  f.step == STEP_EXEC ? strerror(f.err) : spawn_step_name(f.step),
-		  strerror(f.err));
+	log_spawn_failure(s->cfg, &f);
 }
 
 /* Leaves the processes that remain of an instance STOPPING: stop_signal
@@ -205,7 +218,7 @@ check_exec(struct supervisor *s)
 static void
 stop_leftovers(struct supervisor *s)
 {
-	if (!service_processes_remain(s->namespace_init)) {
+	if (!service_processes_remain()) {
 		finish_stop(s);
 		return;
 	}
@@ -238,9 +251,13 @@ instance_ended(struct supervisor *s, int status)
 	s->dirty = true;
 	if (s->shutdown) {
 		s->after = AFTER_EXIT;
-		if (s->phase == PH_STOPPING)
-			return; /* already waiting for the rest */
-		stop_leftovers(s);
+		if (s->phase != PH_STOPPING) {
+			stop_leftovers(s); /* it ended while draining */
+		} else if (!s->killed) {
+			/* stop_signal went to the main process only; what it
+			 * leaves behind gets it now, within the same deadline. */
+			signal_service_processes(s->cfg->stop_signal, s->namespace_init);
+		}
 		return;
 	}
 	verdict = restart_decide(s->cfg, &s->history, status, s->started_ms, now_ms(),
@@ -428,7 +445,7 @@ finish_stop(struct supervisor *s)
 static void
 advance_stopping(struct supervisor *s, uint64_t now)
 {
-	if (s->main_pid == 0 && !service_processes_remain(s->namespace_init)) {
+	if (s->main_pid == 0 && !service_processes_remain()) {
 		finish_stop(s);
 		return;
 	}

@@ -14,6 +14,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* What RTMIN and RTMAX mean in signal names: glibc's values, the C library
+ * of most services, fixed whatever libc memwarden itself is built with
+ * (musl's SIGRTMIN is 35), so a configured signal is the same number for
+ * every build. */
+#define SERVICE_RTMIN 34
+#define SERVICE_RTMAX 64
+
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 enum ready_mode { READY_STARTED, READY_NOTIFY, READY_TCP, READY_FILE, READY_DELAY };
 enum mem_metric { METRIC_WORKINGSET, METRIC_CURRENT, METRIC_ANON, METRIC_RSS };
@@ -56,7 +63,14 @@ struct config {
 	uint64_t drain_delay_ms;
 	bool signal_group;
 	bool success_exit[256]; /* exit codes that count as 0 */
-	enum restart_policy restart;
+	/* What RTMIN and RTMAX mean in signal names: glibc's values, the C library
+ * of most services, fixed whatever libc memwarden itself is built with
+ * (musl's SIGRTMIN is 35), so a configured signal is the same number for
+ * every build. */
+#define SERVICE_RTMIN 34
+#define SERVICE_RTMAX 64
+
+enum restart_policy restart;
 	uint64_t restart_backoff_ms;
 	uint64_t restart_backoff_max_ms;
 	unsigned max_restarts;

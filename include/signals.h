@@ -3,16 +3,24 @@
  * in the event loop ("a signal is an event like any other"). What
  * memwarden inherited — the mask and the ignored signals — is kept so that
  * the service gets exactly that back.
+ *
+ * Masks are the kernel's 64-bit sets, changed with raw syscalls: glibc
+ * and musl each hide a few real-time signals (32–34) from sigprocmask,
+ * and memwarden must block those too (an unblocked one with its default
+ * action would kill memwarden when it is not PID 1) and hand the service
+ * its inherited mask bit for bit.
  */
 #ifndef MEMWARDEN_SIGNALS_H
 #define MEMWARDEN_SIGNALS_H
 
-#include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+#define KERNEL_NSIG 64
 
 struct inherited_signals {
-	sigset_t mask;    /* the mask memwarden was started with */
-	sigset_t ignored; /* signals whose disposition was SIG_IGN */
+	uint64_t mask;    /* bit N-1: signal N was blocked */
+	uint64_t ignored; /* bit N-1: signal N's disposition was SIG_IGN */
 };
 
 /* Records what was inherited, makes SIGCHLD's disposition the default (an

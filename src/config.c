@@ -448,9 +448,9 @@ static const struct key keys[] = {
      .def = "RTMIN+6",
      .flags = F_RELEASE,
      .doc = "The signal that asks the service's processes to release memory; the agent "
-	    "handles it, and it is sent only to processes that handle it. RTMIN here is "
-	    "memwarden's own (34), so RTMIN+6 is signal 40 in every process, well clear of "
-	    "the real-time signals glibc and musl keep for themselves (32 to 34).",
+	    "handles it, and it is sent only to processes that handle it. RTMIN is glibc's "
+	    "(34), so RTMIN+6 is signal 40, well clear of the real-time signals glibc and "
+	    "musl keep for themselves (32 to 34).",
      .off = FIELD(release_signal)},
 
     /* [log] */
@@ -935,7 +935,7 @@ parse_signal(const char *s, int *signo)
 	if (s == NULL)
 		return 1;
 	if (isdigit((unsigned char)*s)) {
-		if (parse_small_uint(s, (unsigned)SIGRTMAX, &n) || n == 0)
+		if (parse_small_uint(s, (unsigned)SERVICE_RTMAX, &n) || n == 0)
 			return 1;
 		*signo = (int)n;
 		return 0;
@@ -948,24 +948,23 @@ parse_signal(const char *s, int *signo)
 			return 0;
 		}
 	}
-	/* glibc's SIGRTMIN and SIGRTMAX, which is what memwarden's own
-	 * kill() means by them. */
+	/* RTMIN as the service's C library means it (config.h). */
 	if (strncasecmp(s, "RTMIN", 5) == 0) {
 		if (s[5] == '\0')
 			n = 0;
 		else if (s[5] != '+' ||
-			 parse_small_uint(s + 6, (unsigned)(SIGRTMAX - SIGRTMIN), &n))
+			 parse_small_uint(s + 6, (unsigned)(SERVICE_RTMAX - SERVICE_RTMIN), &n))
 			return 1;
-		*signo = SIGRTMIN + (int)n;
+		*signo = SERVICE_RTMIN + (int)n;
 		return 0;
 	}
 	if (strncasecmp(s, "RTMAX", 5) == 0) {
 		if (s[5] == '\0')
 			n = 0;
 		else if (s[5] != '-' ||
-			 parse_small_uint(s + 6, (unsigned)(SIGRTMAX - SIGRTMIN), &n))
+			 parse_small_uint(s + 6, (unsigned)(SERVICE_RTMAX - SERVICE_RTMIN), &n))
 			return 1;
-		*signo = SIGRTMAX - (int)n;
+		*signo = SERVICE_RTMAX - (int)n;
 		return 0;
 	}
 	return 1;
@@ -984,14 +983,14 @@ signal_name(int signo, char *buf, size_t len)
 	}
 	/* Like bash's kill -l: the lower half counts from RTMIN, the upper
 	 * half from RTMAX. */
-	if (signo == SIGRTMIN)
+	if (signo == SERVICE_RTMIN)
 		snprintf(buf, len, "RTMIN");
-	else if (signo == SIGRTMAX)
+	else if (signo == SERVICE_RTMAX)
 		snprintf(buf, len, "RTMAX");
-	else if (signo > SIGRTMIN && signo - SIGRTMIN <= (SIGRTMAX - SIGRTMIN) / 2)
-		snprintf(buf, len, "RTMIN+%d", signo - SIGRTMIN);
-	else if (signo > SIGRTMIN && signo < SIGRTMAX)
-		snprintf(buf, len, "RTMAX-%d", SIGRTMAX - signo);
+	else if (signo > SERVICE_RTMIN && signo - SERVICE_RTMIN <= (SERVICE_RTMAX - SERVICE_RTMIN) / 2)
+		snprintf(buf, len, "RTMIN+%d", signo - SERVICE_RTMIN);
+	else if (signo > SERVICE_RTMIN && signo < SERVICE_RTMAX)
+		snprintf(buf, len, "RTMAX-%d", SERVICE_RTMAX - signo);
 	else
 		snprintf(buf, len, "%d", signo);
 	return buf;
@@ -1363,7 +1362,7 @@ accepts_umask(const struct key *k, char *buf, size_t len)
 static bool
 is_release_signal(int signo)
 {
-	return signo == SIGUSR1 || signo == SIGUSR2 || (signo >= SIGRTMIN && signo <= SIGRTMAX);
+	return signo == SIGUSR1 || signo == SIGUSR2 || (signo >= SERVICE_RTMIN && signo <= SERVICE_RTMAX);
 }
 
 static int
@@ -1392,12 +1391,12 @@ accepts_signal(const struct key *k, char *buf, size_t len)
 		snprintf(buf, len,
 			 "USR1, USR2 or a real-time signal (RTMIN, RTMIN+N, RTMAX-N, or a "
 			 "number from %d to %d)",
-			 SIGRTMIN, SIGRTMAX);
+			 SERVICE_RTMIN, SERVICE_RTMAX);
 	else
 		snprintf(buf, len,
 			 "a signal%s: a name like TERM or SIGTERM, a number from 1 to %d, RTMIN+N "
 			 "or RTMAX-N%s",
-			 (k->flags & F_KILL_OK) ? "" : " that can be caught", SIGRTMAX,
+			 (k->flags & F_KILL_OK) ? "" : " that can be caught", SERVICE_RTMAX,
 			 (k->flags & F_KILL_OK) ? ", but not STOP" : ", but not KILL or STOP");
 }
 

@@ -4,10 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "state.h"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1) /* linux/fs.h; musl's headers lack it */
+#endif
 
 static void
 add_string(char *buf, size_t *len, size_t cap, const char *key, const char *value)
@@ -103,7 +108,8 @@ make_parent(const char *path)
 static int
 replace_file(const char *tmp, const char *path)
 {
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+	/* The raw syscall: musl 1.2.3 has no renameat2() wrapper. */
+	if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
 		(void)unlink(tmp);
 		return 0;
 	}

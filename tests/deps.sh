@@ -4,7 +4,7 @@
 set -eu
 
 packages="gcc make libc6-dev libinih-dev libcgroup-dev libcmocka-dev python3 util-linux
-procps file valgrind"
+procps file valgrind musl-tools"
 
 missing=""
 for p in $packages; do

@@ -47,13 +47,13 @@ struct credentials {
 	size_t ngroups; /* supplementary groups, when set_uid */
 	gid_t *groups;
 	char *user_name; /* NULL when the user was given as a number not in /etc/passwd */
-	char *home;      /* NULL when unknown */
+	char *home;	 /* NULL when unknown */
 };
 
 struct config {
 	/* [service] */
-	char **argv;  /* NULL-terminated; from the command line or [service] command */
-	char *name;   /* [service] name, default basename of argv[0] */
+	char **argv;	 /* NULL-terminated; from the command line or [service] command */
+	char *name;	 /* [service] name, default basename of argv[0] */
 	char *directory; /* NULL: inherit */
 	struct credentials cred;
 	bool has_umask;
@@ -64,20 +64,20 @@ struct config {
 	bool signal_group;
 	bool success_exit[256]; /* exit codes that count as 0 */
 	/* What RTMIN and RTMAX mean in signal names: glibc's values, the C library
- * of most services, fixed whatever libc memwarden itself is built with
- * (musl's SIGRTMIN is 35), so a configured signal is the same number for
- * every build. */
+	 * of most services, fixed whatever libc memwarden itself is built with
+	 * (musl's SIGRTMIN is 35), so a configured signal is the same number for
+	 * every build. */
 #define SERVICE_RTMIN 34
 #define SERVICE_RTMAX 64
 
-enum restart_policy restart;
+	enum restart_policy restart;
 	uint64_t restart_backoff_ms;
 	uint64_t restart_backoff_max_ms;
 	unsigned max_restarts;
 	uint64_t restart_window_ms;
 	enum ready_mode ready;
-	uint16_t ready_port;    /* READY_TCP */
-	char *ready_path;       /* READY_FILE */
+	uint16_t ready_port;	 /* READY_TCP */
+	char *ready_path;	 /* READY_FILE */
 	uint64_t ready_delay_ms; /* READY_DELAY */
 
 	/* [memory] */
@@ -123,13 +123,13 @@ enum restart_policy restart;
 
 /* What config_load was given. */
 struct config_input {
-	const char *file;      /* -c FILE, or NULL: then $MEMWARDEN_CONFIG, or none */
-	char **overrides;      /* -s SECTION.KEY=VALUE strings */
+	const char *file; /* -c FILE, or NULL: then $MEMWARDEN_CONFIG, or none */
+	char **overrides; /* -s SECTION.KEY=VALUE strings */
 	size_t n_overrides;
-	char **envp;           /* the environment to read MEMWARDEN_* from */
-	char **argv;           /* the COMMAND given on the command line, or NULL */
-	bool need_command;     /* false for `check`: a missing command is fine */
-	int verbosity;         /* -v: +1, -q: -1; applied over [log] level */
+	char **envp;	   /* the environment to read MEMWARDEN_* from */
+	char **argv;	   /* the COMMAND given on the command line, or NULL */
+	bool need_command; /* false for `check`: a missing command is fine */
+	int verbosity;	   /* -v: +1, -q: -1; applied over [log] level */
 };
 
 #define CONFIG_ERROR_MAX 512
@@ -150,22 +150,5 @@ void config_print(const struct config *cfg, FILE *out);
 void config_print_template(FILE *out);
 
 void config_free(struct config *cfg);
-
-/* Parsers of the value types, shared with the rest of memwarden and the
- * unit tests. Each returns 0 on success, 1 on a malformed or out-of-range
- * value. */
-int parse_size(const char *s, uint64_t *bytes);         /* 512K 64M 4.5G 4.5Gi 1024 */
-int parse_duration_ms(const char *s, uint64_t *ms);     /* 250ms 10s 5m 1h; bare number = seconds */
-int parse_percent(const char *s, double *percent);      /* 80% 12.5% */
-int parse_signal(const char *s, int *signo);            /* TERM SIGTERM 15 RTMIN+3 SIGRTMAX-1 */
-int parse_bool(const char *s, bool *value);             /* yes/no true/false on/off 1/0 */
-/* Splits a command line into words like a POSIX shell (quotes and
- * backslashes honoured, no expansion). Returns a NULL-terminated array the
- * caller frees with free_words(), or NULL with err set. */
-char **split_words(const char *s, char *err, size_t errlen);
-void free_words(char **words);
-
-/* The signal's name without the SIG prefix ("TERM", "RTMIN+3"). */
-const char *signal_name(int signo, char *buf, size_t len);
 
 #endif

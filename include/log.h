@@ -31,15 +31,15 @@ struct log_field {
 
 #define LF_STR(k, val) ((struct log_field){.key = (k), .type = LF_T_STR, .v.s = (val)})
 #define LF_INT(k, val) ((struct log_field){.key = (k), .type = LF_T_INT, .v.i = (long long)(val)})
-#define LF_UINT(k, val) \
+#define LF_UINT(k, val)                                                                            \
 	((struct log_field){.key = (k), .type = LF_T_UINT, .v.u = (unsigned long long)(val)})
 #define LF_BOOL(k, val) ((struct log_field){.key = (k), .type = LF_T_BOOL, .v.b = !!(val)})
 #define LF_DBL(k, val) ((struct log_field){.key = (k), .type = LF_T_DOUBLE, .v.d = (double)(val)})
 #define LF_RAW(k, val) ((struct log_field){.key = (k), .type = LF_T_RAW, .v.s = (val)})
 
-#define LOG_FIELDS(...)                                     \
-	(const struct log_field[]){__VA_ARGS__},            \
-		sizeof((const struct log_field[]){__VA_ARGS__}) / sizeof(struct log_field)
+#define LOG_FIELDS(...)                                                                            \
+	(const struct log_field[]){__VA_ARGS__},                                                   \
+	    sizeof((const struct log_field[]){__VA_ARGS__}) / sizeof(struct log_field)
 #define LOG_NOFIELDS NULL, 0
 
 /* Before log_setup, lines go out as text at info level with no service name. */

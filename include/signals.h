@@ -19,7 +19,7 @@
 #define KERNEL_NSIG 64
 
 struct inherited_signals {
-	uint64_t mask;    /* bit N-1: signal N was blocked */
+	uint64_t mask;	  /* bit N-1: signal N was blocked */
 	uint64_t ignored; /* bit N-1: signal N's disposition was SIG_IGN */
 };
 

@@ -24,8 +24,8 @@ struct spawn_failure {
 /* Forks and execs the service. On success returns 0 with the child's pid
  * and the read end of the error pipe (non-blocking, close-on-exec) for
  * the event loop; returns 1 with errno set when fork or pipe failed. */
-int spawn_service(const struct config *cfg, const struct inherited_signals *inherited,
-		  pid_t *pid, int *error_fd);
+int spawn_service(const struct config *cfg, const struct inherited_signals *inherited, pid_t *pid,
+		  int *error_fd);
 
 /* Reads the error pipe. Returns 1 and fills *f when the child reported a
  * failure, 0 at end of file (exec succeeded), -1 when nothing can be read

@@ -12,15 +12,15 @@
 #include <sys/types.h>
 
 struct service_state_info {
-	pid_t pid;         /* memwarden */
+	pid_t pid;	   /* memwarden */
 	pid_t service_pid; /* 0 when no instance runs */
 	const char *service;
 	const char *state; /* starting running draining restarting stopping stopped */
 	bool ready;
 	unsigned restarts;
 	const char *last_restart_reason; /* NULL: none yet */
-	int last_exit_status;            /* -1: none yet */
-	const char *last_sample_json;    /* NULL: no sample yet */
+	int last_exit_status;		 /* -1: none yet */
+	const char *last_sample_json;	 /* NULL: no sample yet */
 };
 
 /* Returns 0, or 1 with errno set. */

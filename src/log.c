@@ -274,8 +274,8 @@ write_line(char *buf, size_t len)
 }
 
 static void
-vlog_emit(enum log_level level, const char *event, const struct log_field *fields,
-	  size_t nfields, const char *suffix, const char *fmt, va_list ap)
+vlog_emit(enum log_level level, const char *event, const struct log_field *fields, size_t nfields,
+	  const char *suffix, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	char line[LINE_MAX_BYTES];
@@ -311,16 +311,15 @@ log_emit(enum log_level level, const char *event, const struct log_field *fields
 	va_end(ap);
 }
 
-#define DEFINE_LOGGER(fn, level, with_errno)                                        \
-	void fn(const char *event, const char *fmt, ...)                            \
-	{                                                                           \
-		int saved = errno;                                                  \
-		va_list ap;                                                         \
-		va_start(ap, fmt);                                                  \
-		vlog_emit(level, event, NULL, 0, with_errno ? strerror(saved) : NULL, \
-			  fmt, ap);                                                 \
-		va_end(ap);                                                         \
-		errno = saved;                                                      \
+#define DEFINE_LOGGER(fn, level, with_errno)                                                       \
+	void fn(const char *event, const char *fmt, ...)                                           \
+	{                                                                                          \
+		int saved = errno;                                                                 \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		vlog_emit(level, event, NULL, 0, with_errno ? strerror(saved) : NULL, fmt, ap);    \
+		va_end(ap);                                                                        \
+		errno = saved;                                                                     \
 	}
 
 DEFINE_LOGGER(log_debug, LOG_DEBUG, 0)

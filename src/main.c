@@ -25,29 +25,29 @@
 extern char **environ;
 
 static const char usage_text[] =
-	"usage: memwarden [-c FILE] [-s SECTION.KEY=VALUE]... [-v|-q] [--] COMMAND [ARG...]\n"
-	"       memwarden check  [-c FILE] [-s SECTION.KEY=VALUE]... [--template]\n"
-	"       memwarden status [--state FILE] [--json] [--ready]\n"
-	"       memwarden release [--state FILE]\n"
-	"       memwarden --version | -h | --help\n"
-	"\n"
-	"Runs COMMAND as a supervised service: reaps zombies, forwards signals, shuts\n"
-	"down gracefully on SIGTERM and passes the service's exit status through.\n"
-	"\n"
-	"  -c FILE     configuration file (default: $MEMWARDEN_CONFIG, else none)\n"
-	"  -s S.K=V    set key K of section S, over the file and the environment\n"
-	"  -v, -q      more (debug) or fewer (warnings only) log lines\n"
-	"  check       validate the configuration and print it with each key's origin\n"
-	"              (--template: print the documented default configuration)\n"
-	"  status      print the state of a running memwarden; --ready exits 0 only\n"
-	"              when its service is running and ready (1 otherwise, 3 when\n"
-	"              there is no state file)\n"
-	"  release     ask a running memwarden to release memory now\n"
-	"\n"
-	"Environment: MEMWARDEN_CONFIG, MEMWARDEN_<SECTION>_<KEY>=VALUE.\n"
-	"Exit status: the service's; 128+N if it was killed by signal N; 126 if the\n"
-	"command cannot be executed, 127 if it is not found; 2 for usage and\n"
-	"configuration errors.\n";
+    "usage: memwarden [-c FILE] [-s SECTION.KEY=VALUE]... [-v|-q] [--] COMMAND [ARG...]\n"
+    "       memwarden check  [-c FILE] [-s SECTION.KEY=VALUE]... [--template]\n"
+    "       memwarden status [--state FILE] [--json] [--ready]\n"
+    "       memwarden release [--state FILE]\n"
+    "       memwarden --version | -h | --help\n"
+    "\n"
+    "Runs COMMAND as a supervised service: reaps zombies, forwards signals, shuts\n"
+    "down gracefully on SIGTERM and passes the service's exit status through.\n"
+    "\n"
+    "  -c FILE     configuration file (default: $MEMWARDEN_CONFIG, else none)\n"
+    "  -s S.K=V    set key K of section S, over the file and the environment\n"
+    "  -v, -q      more (debug) or fewer (warnings only) log lines\n"
+    "  check       validate the configuration and print it with each key's origin\n"
+    "              (--template: print the documented default configuration)\n"
+    "  status      print the state of a running memwarden; --ready exits 0 only\n"
+    "              when its service is running and ready (1 otherwise, 3 when\n"
+    "              there is no state file)\n"
+    "  release     ask a running memwarden to release memory now\n"
+    "\n"
+    "Environment: MEMWARDEN_CONFIG, MEMWARDEN_<SECTION>_<KEY>=VALUE.\n"
+    "Exit status: the service's; 128+N if it was killed by signal N; 126 if the\n"
+    "command cannot be executed, 127 if it is not found; 2 for usage and\n"
+    "configuration errors.\n";
 
 static void
 usage_error(const char *fmt, const char *arg)
@@ -84,9 +84,9 @@ static int
 parse_common(int argc, char **argv, bool is_check, struct common_options *o, int *next)
 {
 	static const struct option longopts[] = {
-		{"template", no_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"template", no_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -133,13 +133,13 @@ load_config(struct config *cfg, const struct common_options *o, char **command, 
 {
 	char err[CONFIG_ERROR_MAX];
 	struct config_input in = {
-		.file = o->file,
-		.overrides = o->overrides,
-		.n_overrides = o->n_overrides,
-		.envp = environ,
-		.argv = command,
-		.need_command = need,
-		.verbosity = o->verbosity,
+	    .file = o->file,
+	    .overrides = o->overrides,
+	    .n_overrides = o->n_overrides,
+	    .envp = environ,
+	    .argv = command,
+	    .need_command = need,
+	    .verbosity = o->verbosity,
 	};
 
 	if (config_load(cfg, &in, err, sizeof(err)) != 0) {
@@ -223,7 +223,8 @@ find_state_file(const char *given, char *path, size_t len)
 		if (found == 1)
 			return 0;
 		if (found > 1) {
-			fprintf(stderr, "memwarden: several state files; choose one with --state:\n");
+			fprintf(stderr,
+				"memwarden: several state files; choose one with --state:\n");
 			scan_state_dir(dirs[i], path, len, true);
 			return 1;
 		}
@@ -241,11 +242,11 @@ static int
 parse_state_options(int argc, char **argv, bool is_status, struct state_options *o)
 {
 	static const struct option longopts[] = {
-		{"state", required_argument, NULL, 'S'},
-		{"json", no_argument, NULL, 'j'},
-		{"ready", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"state", required_argument, NULL, 'S'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"ready", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 

@@ -49,8 +49,8 @@ record(struct restart_history *h, uint64_t now_ms)
 }
 
 enum restart_verdict
-restart_decide(const struct config *cfg, struct restart_history *h, int status,
-	       uint64_t started_ms, uint64_t now_ms, uint64_t *delay_ms)
+restart_decide(const struct config *cfg, struct restart_history *h, int status, uint64_t started_ms,
+	       uint64_t now_ms, uint64_t *delay_ms)
 {
 	if (!wants_restart(cfg, status))
 		return VERDICT_EXIT;

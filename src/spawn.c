@@ -101,8 +101,7 @@ service_environment(const struct config *cfg, char **environ_in)
 	return env;
 }
 
-static void __attribute__((noreturn))
-child_fail(int fd, int step)
+static void __attribute__((noreturn)) child_fail(int fd, int step)
 {
 	struct spawn_failure f = {.step = step, .err = errno};
 	ssize_t n;
@@ -118,8 +117,8 @@ child_fail(int fd, int step)
  * what makes tcsetpgrp safe: a background process group taking the
  * terminal would otherwise be stopped by SIGTTOU. */
 static void __attribute__((noreturn))
-child_exec(const struct config *cfg, const struct inherited_signals *inherited, char **env,
-	   int fd, int take_terminal)
+child_exec(const struct config *cfg, const struct inherited_signals *inherited, char **env, int fd,
+	   int take_terminal)
 {
 	const struct credentials *c = &cfg->cred;
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parse.h"
 #include "policy.h"
 #include "reap.h"
 #include "spawn.h"
@@ -41,6 +42,7 @@ enum source { SRC_SIGNAL = 1, SRC_TIMER, SRC_EXEC };
 struct supervisor {
 	const struct config *cfg;
 	const struct inherited_signals *inherited;
+	pid_t self;
 	bool namespace_init; /* PID 1 of a PID namespace */
 	int epfd, sigfd, timerfd, execfd;
 
@@ -54,7 +56,7 @@ struct supervisor {
 	enum after_stop after;
 	uint64_t restart_delay_ms;
 	uint64_t deadline_ms; /* end of the drain, the stop_timeout or the back-off */
-	bool killed;          /* SIGKILL sent in this STOPPING */
+	bool killed;	      /* SIGKILL sent in this STOPPING */
 	uint64_t kill_deadline_ms;
 
 	int last_status; /* the service's last status: code or 128+N; -1 none */
@@ -105,14 +107,14 @@ static void
 publish_state(struct supervisor *s)
 {
 	struct service_state_info info = {
-		.pid = getpid(),
-		.service_pid = s->main_pid,
-		.service = s->cfg->name,
-		.state = phase_name(s),
-		.ready = s->ready,
-		.restarts = s->history.total,
-		.last_restart_reason = s->last_restart_reason,
-		.last_exit_status = s->last_status,
+	    .pid = getpid(),
+	    .service_pid = s->main_pid,
+	    .service = s->cfg->name,
+	    .state = phase_name(s),
+	    .ready = s->ready,
+	    .restarts = s->history.total,
+	    .last_restart_reason = s->last_restart_reason,
+	    .last_exit_status = s->last_status,
 	};
 
 	s->dirty = false;
@@ -358,10 +360,10 @@ on_sigterm(struct supervisor *s)
 	s->shutdown = true;
 	s->ready = false;
 	s->dirty = true;
-	log_event(LOG_INFO, "shutdown",
-		  LOG_FIELDS(LF_STR("phase", "begin"),
-			     LF_UINT("drain_delay_ms", s->cfg->drain_delay_ms)),
-		  "SIGTERM received: shutting down");
+	log_event(
+	    LOG_INFO, "shutdown",
+	    LOG_FIELDS(LF_STR("phase", "begin"), LF_UINT("drain_delay_ms", s->cfg->drain_delay_ms)),
+	    "SIGTERM received: shutting down");
 	if (s->main_pid == 0) {
 		/* Between instances: only leftovers can remain. */
 		s->after = AFTER_EXIT;
@@ -374,8 +376,7 @@ on_sigterm(struct supervisor *s)
 		return;
 	}
 	log_event(LOG_INFO, "shutdown", LOG_FIELDS(LF_STR("phase", "drain")),
-		  "not ready; draining for %llu ms",
-		  (unsigned long long)s->cfg->drain_delay_ms);
+		  "not ready; draining for %llu ms", (unsigned long long)s->cfg->drain_delay_ms);
 	s->deadline_ms = now_ms() + s->cfg->drain_delay_ms;
 	set_phase(s, PH_DRAINING);
 }
@@ -402,13 +403,18 @@ forward_signal(struct supervisor *s, int signo)
 		  "forwarded SIG%s", name);
 }
 
+/* At most this many signals per wake-up, so that no stream of signals can
+ * keep the loop from its other work. */
+#define SIGNALS_PER_WAKEUP 64
+
 static void
 read_signals(struct supervisor *s)
 {
 	struct signalfd_siginfo si;
+	unsigned handled;
 	ssize_t n;
 
-	for (;;) {
+	for (handled = 0; handled < SIGNALS_PER_WAKEUP; handled++) {
 		n = read(s->sigfd, &si, sizeof(si));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -417,6 +423,12 @@ read_signals(struct supervisor *s)
 				log_warn("loop", "reading the signalfd");
 			return;
 		}
+		/* A signal memwarden raised itself is a consequence, not a
+		 * request: SIGPIPE from a log line written to a closed
+		 * stderr would otherwise be logged, raise another SIGPIPE,
+		 * and so on for ever. */
+		if (si.ssi_pid == (uint32_t)s->self && si.ssi_signo != SIGCHLD)
+			continue;
 		if (si.ssi_signo == SIGCHLD)
 			reap_children(on_reaped, s);
 		else if (si.ssi_signo == SIGTERM)
@@ -576,8 +588,7 @@ run_loop(struct supervisor *s)
 }
 
 int
-supervisor_run(const struct config *cfg, const struct inherited_signals *inherited,
-	       int signal_fd)
+supervisor_run(const struct config *cfg, const struct inherited_signals *inherited, int signal_fd)
 {
 	struct supervisor *s;
 	int status;
@@ -590,7 +601,8 @@ supervisor_run(const struct config *cfg, const struct inherited_signals *inherit
 	}
 	s->cfg = cfg;
 	s->inherited = inherited;
-	s->namespace_init = getpid() == 1;
+	s->self = getpid();
+	s->namespace_init = s->self == 1;
 	s->sigfd = signal_fd;
 	s->execfd = -1;
 	s->last_status = -1;

@@ -10,9 +10,18 @@
 
 /* glibc's bits (little-endian), from its <ctype.h>. */
 enum {
-	GL_UPPER = 1 << 8, GL_LOWER = 1 << 9, GL_ALPHA = 1 << 10, GL_DIGIT = 1 << 11,
-	GL_XDIGIT = 1 << 12, GL_SPACE = 1 << 13, GL_PRINT = 1 << 14, GL_GRAPH = 1 << 15,
-	GL_BLANK = 1 << 0, GL_CNTRL = 1 << 1, GL_PUNCT = 1 << 2, GL_ALNUM = 1 << 3,
+	GL_UPPER = 1 << 8,
+	GL_LOWER = 1 << 9,
+	GL_ALPHA = 1 << 10,
+	GL_DIGIT = 1 << 11,
+	GL_XDIGIT = 1 << 12,
+	GL_SPACE = 1 << 13,
+	GL_PRINT = 1 << 14,
+	GL_GRAPH = 1 << 15,
+	GL_BLANK = 1 << 0,
+	GL_CNTRL = 1 << 1,
+	GL_PUNCT = 1 << 2,
+	GL_ALNUM = 1 << 3,
 };
 
 const unsigned short **__ctype_b_loc(void);

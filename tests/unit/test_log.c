@@ -64,14 +64,14 @@ state_file_round_trip(void **state)
 {
 	char path[] = "/tmp/memwarden-test-state-XXXXXX", value[64];
 	struct service_state_info info = {
-		.pid = 1,
-		.service_pid = 42,
-		.service = "web\"app",
-		.state = "running",
-		.ready = true,
-		.restarts = 3,
-		.last_restart_reason = NULL,
-		.last_exit_status = -1,
+	    .pid = 1,
+	    .service_pid = 42,
+	    .service = "web\"app",
+	    .state = "running",
+	    .ready = true,
+	    .restarts = 3,
+	    .last_restart_reason = NULL,
+	    .last_exit_status = -1,
 	};
 	char *json = NULL;
 	int fd;
@@ -100,10 +100,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(escapes_quotes_backslashes_and_controls),
-		cmocka_unit_test(keeps_utf8_and_replaces_invalid_bytes),
-		cmocka_unit_test(never_writes_past_the_capacity),
-		cmocka_unit_test(state_file_round_trip),
+	    cmocka_unit_test(escapes_quotes_backslashes_and_controls),
+	    cmocka_unit_test(keeps_utf8_and_replaces_invalid_bytes),
+	    cmocka_unit_test(never_writes_past_the_capacity),
+	    cmocka_unit_test(state_file_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "parse.h"
 
 static void
 size_ok(const char *s, uint64_t want)

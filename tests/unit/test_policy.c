@@ -150,14 +150,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(no_restart_means_exit),
-		cmocka_unit_test(on_failure_restarts_only_failures),
-		cmocka_unit_test(backoff_doubles_up_to_the_maximum),
-		cmocka_unit_test(backoff_resets_after_a_healthy_window),
-		cmocka_unit_test(gives_up_after_max_restarts_within_the_window),
-		cmocka_unit_test(old_restarts_leave_the_window),
-		cmocka_unit_test(zero_max_restarts_never_restarts),
-		cmocka_unit_test(remap_only_listed_codes),
+	    cmocka_unit_test(no_restart_means_exit),
+	    cmocka_unit_test(on_failure_restarts_only_failures),
+	    cmocka_unit_test(backoff_doubles_up_to_the_maximum),
+	    cmocka_unit_test(backoff_resets_after_a_healthy_window),
+	    cmocka_unit_test(gives_up_after_max_restarts_within_the_window),
+	    cmocka_unit_test(old_restarts_leave_the_window),
+	    cmocka_unit_test(zero_max_restarts_never_restarts),
+	    cmocka_unit_test(remap_only_listed_codes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,9 +100,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(environment_overrides_without_duplicates),
-		cmocka_unit_test(user_sets_home_user_logname),
-		cmocka_unit_test(exec_failure_statuses),
+	    cmocka_unit_test(environment_overrides_without_duplicates),
+	    cmocka_unit_test(user_sets_home_user_logname),
+	    cmocka_unit_test(exec_failure_statuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1740,6 +1740,21 @@ key_by_env_name(const char *name)
 	return -1;
 }
 
+/* True when name is MEMWARDEN_<SECTION>_... for one of the sections. */
+static bool
+names_a_section(const char *name)
+{
+	const char *rest = name + strlen(ENV_PREFIX);
+	size_t i, n;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		n = strlen(sections[i]);
+		if (strncasecmp(rest, sections[i], n) == 0 && rest[n] == '_')
+			return true;
+	}
+	return false;
+}
+
 static int
 load_env_var(struct loader *ld, const char *var)
 {
@@ -1766,6 +1781,11 @@ load_env_var(struct loader *ld, const char *var)
 		const struct env_setting *e = find_env(ld->st, key);
 
 		rc = e != NULL && e->s.kind == ORIGIN_ENV ? 0 : apply_env(ld, key, value, &o);
+	} else if (!names_a_section(name)) {
+		/* MEMWARDEN_SOMETHING_ELSE may be anyone's (a test harness, a
+		 * wrapper script): only a misspelt key of a real section is
+		 * an error. */
+		rc = 0;
 	} else {
 		rc = fail(ld,
 			  "env %s: unknown variable: memwarden reads " ENV_CONFIG

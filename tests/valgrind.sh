@@ -17,8 +17,10 @@ if [ "$(id -u)" -ne 0 ] || ! command -v valgrind >/dev/null; then
 	exit 0
 fi
 
+# exec: run in the background, the job's pid is unshare's, whose child is
+# memwarden (under valgrind) — the pid to signal.
 vg() {
-	unshare --pid --fork --mount-proc \
+	exec unshare --pid --fork --mount-proc \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--show-leak-kinds=definite,indirect --error-exitcode=99 \
 		--child-silent-after-fork=yes --log-file="$tmp/vg.%p" \
@@ -39,8 +41,8 @@ result() {
 }
 
 # Three restarts with back-off, then giving up with the service's status.
-vg -s service.restart=on-failure -s service.max_restarts=3 \
-	-s service.restart_backoff=50ms -- sh -c 'exit 3' 2>"$tmp/log1"
+(vg -s service.restart=on-failure -s service.max_restarts=3 \
+	-s service.restart_backoff=50ms -- sh -c 'exit 3' 2>"$tmp/log1")
 result "restarts and giveup under memcheck" 3 $?
 
 # A SIGTERM shutdown with a forwarded signal on the way.

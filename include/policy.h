@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cgroup.h"
 #include "config.h"
 
 #define RESTART_HISTORY_MAX 1024
@@ -34,5 +35,20 @@ enum restart_verdict restart_decide(const struct config *cfg, struct restart_his
 
 /* The status memwarden reports: success_exit_codes count as 0. */
 int remap_exit_status(const struct config *cfg, int status);
+
+/* The measure compared with the thresholds ([memory] metric): workingset
+ * is current - inactive_file floored at 0, as the kubelet computes it; rss
+ * is the sum over the service's processes, passed in. */
+uint64_t memory_measure(enum mem_metric metric, const struct mem_sample *s, uint64_t rss_sum);
+
+/* A threshold in bytes for a limit. */
+uint64_t threshold_bytes(const struct threshold *t, uint64_t limit);
+
+/* The next sampling interval: [memory] interval while the measure is far
+ * below hard, shrinking toward fast_interval as it nears hard (and at it),
+ * and short enough that growth at the recent rate (bytes per second,
+ * 0 when not growing) cannot reach hard unseen within four intervals. */
+uint64_t sample_interval_ms(const struct config *cfg, uint64_t measure, uint64_t hard,
+			    uint64_t growth_per_s);
 
 #endif

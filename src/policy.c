@@ -70,3 +70,52 @@ restart_decide(const struct config *cfg, struct restart_history *h, int status, 
 	record(h, now_ms);
 	return VERDICT_RESTART;
 }
+
+uint64_t
+memory_measure(enum mem_metric metric, const struct mem_sample *s, uint64_t rss_sum)
+{
+	switch (metric) {
+	case METRIC_CURRENT:
+		return s->current;
+	case METRIC_ANON:
+		return s->anon;
+	case METRIC_RSS:
+		return rss_sum;
+	case METRIC_WORKINGSET:
+	default:
+		return s->current > s->inactive_file ? s->current - s->inactive_file : 0;
+	}
+}
+
+uint64_t
+threshold_bytes(const struct threshold *t, uint64_t limit)
+{
+	if (!t->is_percent)
+		return t->bytes;
+	return (uint64_t)((double)limit * t->percent / 100.0);
+}
+
+uint64_t
+sample_interval_ms(const struct config *cfg, uint64_t measure, uint64_t hard,
+		   uint64_t growth_per_s)
+{
+	uint64_t slow = cfg->interval_ms, fast = cfg->fast_interval_ms, ms, reach_ms;
+	double distance;
+
+	if (fast > slow)
+		fast = slow;
+	if (hard == 0 || measure >= hard)
+		return fast;
+	/* Full speed from half of hard, then quadratically faster: most of
+	 * the shrinking happens in the last stretch before hard. */
+	distance = (double)(hard - measure) / ((double)hard / 2.0);
+	if (distance > 1.0)
+		distance = 1.0;
+	ms = fast + (uint64_t)((double)(slow - fast) * distance * distance);
+	if (growth_per_s > 0) {
+		reach_ms = (hard - measure) * 1000 / growth_per_s;
+		if (reach_ms / 4 < ms)
+			ms = reach_ms / 4;
+	}
+	return ms < fast ? fast : ms;
+}

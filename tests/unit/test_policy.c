@@ -146,6 +146,76 @@ remap_only_listed_codes(void **state)
 	assert_int_equal(remap_exit_status(&cfg, 300), 300);
 }
 
+
+static void
+measures(void **state)
+{
+	struct mem_sample s = {.current = 1000, .inactive_file = 300, .anon = 600};
+
+	(void)state;
+	assert_int_equal(memory_measure(METRIC_WORKINGSET, &s, 0), 700);
+	assert_int_equal(memory_measure(METRIC_CURRENT, &s, 0), 1000);
+	assert_int_equal(memory_measure(METRIC_ANON, &s, 0), 600);
+	assert_int_equal(memory_measure(METRIC_RSS, &s, 4242), 4242);
+	/* inactive_file can exceed current for a moment: floored at 0. */
+	s.inactive_file = 1200;
+	assert_int_equal(memory_measure(METRIC_WORKINGSET, &s, 0), 0);
+}
+
+static void
+thresholds(void **state)
+{
+	struct threshold pct = {.is_percent = true, .percent = 80.0};
+	struct threshold abs = {.is_percent = false, .bytes = 12345};
+
+	(void)state;
+	assert_int_equal(threshold_bytes(&pct, 1000), 800);
+	assert_int_equal(threshold_bytes(&pct, 4831838208ULL), 3865470566ULL);
+	assert_int_equal(threshold_bytes(&abs, 1000), 12345);
+}
+
+static void
+interval_shrinks_toward_hard(void **state)
+{
+	struct config cfg = policy_config(RESTART_NO);
+	uint64_t hard = 1000000, prev = UINT64_MAX, ms, m;
+
+	(void)state;
+	cfg.interval_ms = 1000;
+	cfg.fast_interval_ms = 50;
+	/* Far below: the full interval. */
+	assert_int_equal(sample_interval_ms(&cfg, 0, hard, 0), 1000);
+	assert_int_equal(sample_interval_ms(&cfg, hard / 2, hard, 0), 1000);
+	/* Then never longer as the measure rises... */
+	for (m = hard / 2; m <= hard; m += hard / 50) {
+		ms = sample_interval_ms(&cfg, m, hard, 0);
+		assert_true(ms <= prev);
+		assert_true(ms >= 50);
+		prev = ms;
+	}
+	/* ...down to fast_interval at hard and above. */
+	assert_int_equal(sample_interval_ms(&cfg, hard, hard, 0), 50);
+	assert_int_equal(sample_interval_ms(&cfg, 2 * hard, hard, 0), 50);
+	/* No limit known: sample fast rather than blind. */
+	assert_int_equal(sample_interval_ms(&cfg, 10, 0, 0), 50);
+}
+
+static void
+interval_follows_growth(void **state)
+{
+	struct config cfg = policy_config(RESTART_NO);
+
+	(void)state;
+	cfg.interval_ms = 1000;
+	cfg.fast_interval_ms = 50;
+	/* 100 MB below hard, growing 200 MB/s: hard in 500 ms, so 125 ms. */
+	assert_int_equal(sample_interval_ms(&cfg, 0, 100000000, 200000000), 125);
+	/* Growing faster still: never below fast_interval. */
+	assert_int_equal(sample_interval_ms(&cfg, 0, 100000000, 4000000000ULL), 50);
+	/* Slow growth does not shorten the interval. */
+	assert_int_equal(sample_interval_ms(&cfg, 0, 100000000, 1000), 1000);
+}
+
 int
 main(void)
 {
@@ -158,6 +228,10 @@ main(void)
 	    cmocka_unit_test(old_restarts_leave_the_window),
 	    cmocka_unit_test(zero_max_restarts_never_restarts),
 	    cmocka_unit_test(remap_only_listed_codes),
+	    cmocka_unit_test(measures),
+	    cmocka_unit_test(thresholds),
+	    cmocka_unit_test(interval_shrinks_toward_hard),
+	    cmocka_unit_test(interval_follows_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1032,26 +1032,6 @@ accepts_choice(const struct key *k, char *buf, size_t len)
 }
 
 static int
-parse_uint64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!isdigit((unsigned char)*s))
-		return 1;
-	for (; isdigit((unsigned char)*s); s++) {
-		unsigned d = (unsigned)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return 1;
-		v = v * 10 + d;
-	}
-	if (*s != '\0')
-		return 1;
-	*out = v;
-	return 0;
-}
-
-static int
 set_uint(struct config *cfg, const struct key *k, const char *text, char *why, size_t whylen)
 {
 	uint64_t v;

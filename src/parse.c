@@ -21,6 +21,37 @@ static const uint64_t pow10_table[] = {1,      10,	100,	  1000,	     10000,
 				       100000, 1000000, 10000000, 100000000, 1000000000};
 #define MAX_FRACTION_DIGITS 9
 
+/* Reads the digits at *sp into *v, advancing *sp past them. Returns 1
+ * when there is no digit or the number overflows. */
+static int
+read_digits(const char **sp, uint64_t *v)
+{
+	const char *s = *sp;
+
+	if (!isdigit((unsigned char)*s))
+		return 1;
+	for (*v = 0; isdigit((unsigned char)*s); s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (*v > (UINT64_MAX - d) / 10)
+			return 1;
+		*v = *v * 10 + d;
+	}
+	*sp = s;
+	return 0;
+}
+
+int
+parse_uint64(const char *s, uint64_t *out)
+{
+	uint64_t v;
+
+	if (read_digits(&s, &v) != 0 || *s != '\0')
+		return 1;
+	*out = v;
+	return 0;
+}
+
 /* Reads DIGITS[.DIGITS] at *sp: the integer part and the fraction as
  * frac / 10^fdigits. Leading signs, a bare ".5" and "5." are not numbers
  * here; neither is an integer part that overflows. */
@@ -28,18 +59,11 @@ static int
 parse_decimal(const char **sp, uint64_t *ip, uint64_t *frac, unsigned *fdigits)
 {
 	const char *s = *sp;
-	uint64_t v = 0, f = 0;
+	uint64_t v, f = 0;
 	unsigned fd = 0;
 
-	if (!isdigit((unsigned char)*s))
+	if (read_digits(&s, &v) != 0)
 		return 1;
-	for (; isdigit((unsigned char)*s); s++) {
-		unsigned d = (unsigned)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return 1;
-		v = v * 10 + d;
-	}
 	if (*s == '.') {
 		s++;
 		if (!isdigit((unsigned char)*s))

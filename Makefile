@@ -28,21 +28,23 @@ LIBSRC     := $(filter-out src/main.c,$(SRC))
 OBJ        := $(SRC:src/%.c=build/obj/%.o)
 SANOBJ     := $(SRC:src/%.c=build/san/obj/%.o)
 SANLIBOBJ  := $(LIBSRC:src/%.c=build/san/obj/%.o)
-LIBS       := -l:libinih.a
+LIBS       := -l:libinih.a -l:libcgroup.a
 
 # The release binary is built with musl when musl-gcc is there (Debian's
 # musl-tools; tests/deps.sh installs it): a static musl memwarden is a
 # third of the resident size of a static glibc one (bench/README.md).
 # Without it, glibc. Debian's libinih.a is linked into both; for musl it
 # needs glibc's ctype table (src/musl/inih_ctype.c) and ini.h alone on the
-# include path, without the rest of glibc's headers.
+# include path, without the rest of glibc's headers. So is libcgroup.a,
+# which needs glibc's _FORTIFY_SOURCE functions (src/musl/glibc_fortify.c).
 MUSL_GCC   := $(shell command -v musl-gcc 2>/dev/null)
 INIH_A     := $(shell $(CC) -print-file-name=libinih.a)
+CGROUP_A   := $(shell $(CC) -print-file-name=libcgroup.a)
 ifneq ($(MUSL_GCC),)
 RELEASE_CC    := $(MUSL_GCC)
 RELEASE_FLAGS := -Ibuild/musl-include
-RELEASE_EXTRA := build/obj/musl_inih_ctype.o
-RELEASE_DEPS  := build/musl-include/ini.h
+RELEASE_EXTRA := build/obj/musl_inih_ctype.o build/obj/musl_glibc_fortify.o
+RELEASE_DEPS  := build/musl-include/ini.h build/musl-include/libcgroup.h
 else
 RELEASE_CC    := $(CC)
 RELEASE_FLAGS :=
@@ -60,17 +62,22 @@ WORKLOAD_BIN := $(WORKLOAD_SRC:tests/workloads/%.c=build/workloads/%)
 all: build/memwarden
 
 build/memwarden: $(OBJ) $(RELEASE_EXTRA)
-	$(RELEASE_CC) $(CFLAGS) -static -o $@ $(OBJ) $(RELEASE_EXTRA) $(INIH_A)
+	$(RELEASE_CC) $(CFLAGS) -static -o $@ $(OBJ) $(RELEASE_EXTRA) $(INIH_A) $(CGROUP_A)
 
 build/obj/%.o: src/%.c $(wildcard include/*.h) $(RELEASE_DEPS) | build/obj
 	$(RELEASE_CC) $(CPPFLAGS) $(RELEASE_FLAGS) $(CFLAGS) -c -o $@ $<
 
-build/obj/musl_inih_ctype.o: src/musl/inih_ctype.c | build/obj
+build/obj/musl_%.o: src/musl/%.c | build/obj
 	$(RELEASE_CC) $(CFLAGS) -c -o $@ $<
 
 build/musl-include/ini.h: /usr/include/ini.h
 	mkdir -p build/musl-include
 	ln -sf /usr/include/ini.h $@
+
+build/musl-include/libcgroup.h: /usr/include/libcgroup.h
+	mkdir -p build/musl-include
+	ln -sfn /usr/include/libcgroup build/musl-include/libcgroup
+	ln -sf /usr/include/libcgroup.h $@
 
 # The sanitizer build of memwarden itself, for the integration tier.
 build/san/memwarden: $(SANOBJ)

@@ -10,11 +10,13 @@
 #define MEMWARDEN_SUPERVISOR_H
 
 #include "config.h"
+#include "monitor.h"
 #include "signals.h"
 
 /* Runs the service until memwarden should exit. Returns the exit status
- * for memwarden. signal_fd comes from signals_setup. */
+ * for memwarden. signal_fd comes from signals_setup; the monitor from
+ * monitor_setup. */
 int supervisor_run(const struct config *cfg, const struct inherited_signals *inherited,
-		   int signal_fd);
+		   int signal_fd, struct monitor *monitor);
 
 #endif

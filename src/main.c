@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "monitor.h"
 #include "signals.h"
 #include "state.h"
 #include "supervisor.h"
@@ -361,26 +362,12 @@ cmd_release(int argc, char **argv)
 	return 1;
 }
 
-static void
-log_start(const struct config *cfg, bool subreaper)
-{
-	log_event(LOG_INFO, "start",
-		  LOG_FIELDS(LF_STR("version", MEMWARDEN_VERSION), LF_INT("pid", getpid()),
-			     LF_BOOL("pid1", getpid() == 1), LF_BOOL("subreaper", subreaper),
-			     LF_STR("config", cfg->source), LF_STR("command", cfg->argv[0]),
-			     LF_STR("state_file", cfg->state_file), LF_STR("guard", "off"),
-			     LF_STR("guard_reason", "memory sensing is not in this version")),
-		  "memwarden %s supervising %s", MEMWARDEN_VERSION, cfg->argv[0]);
-	if (cfg->ready != READY_STARTED)
-		log_warnx("start", "this version supports only [service] ready = started: "
-				   "the service will never be reported ready");
-}
-
 static int
 cmd_run(int argc, char **argv)
 {
 	struct common_options o = {0};
 	struct inherited_signals inherited;
+	struct monitor monitor;
 	struct config cfg;
 	bool subreaper = false;
 	int next, sigfd, status;
@@ -409,8 +396,17 @@ cmd_run(int argc, char **argv)
 		if (!subreaper)
 			log_warn("start", "cannot become a child subreaper");
 	}
-	log_start(&cfg, subreaper);
-	status = supervisor_run(&cfg, &inherited, sigfd);
+	if (monitor_setup(&monitor, &cfg) != 0) {
+		close(sigfd);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	monitor_log_start(&monitor, subreaper);
+	if (cfg.ready != READY_STARTED)
+		log_warnx("start", "this version supports only [service] ready = started: "
+				   "the service will never be reported ready");
+	status = supervisor_run(&cfg, &inherited, sigfd, &monitor);
+	monitor_close(&monitor);
 	close(sigfd);
 	config_free(&cfg);
 	return status;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monitor.h"
 #include "parse.h"
 #include "policy.h"
 #include "reap.h"
@@ -37,10 +38,16 @@
 
 enum phase { PH_STARTING, PH_RUNNING, PH_DRAINING, PH_STOPPING, PH_BACKOFF, PH_DONE };
 enum after_stop { AFTER_EXIT, AFTER_RESTART };
-enum source { SRC_SIGNAL = 1, SRC_TIMER, SRC_EXEC };
+/* Where an epoll event came from; the monitor's fds are SRC_MONITOR + i. */
+enum source { SRC_SIGNAL = 1, SRC_TIMER, SRC_EXEC, SRC_MONITOR = 16 };
+
+/* The sample in the state file is rewritten at most this often; a change
+ * of state rewrites it at once. */
+#define STATE_SAMPLE_EVERY_MS 10000
 
 struct supervisor {
 	const struct config *cfg;
+	struct monitor *monitor;
 	const struct inherited_signals *inherited;
 	pid_t self;
 	bool namespace_init; /* PID 1 of a PID namespace */
@@ -63,6 +70,7 @@ struct supervisor {
 	const char *last_restart_reason;
 	struct restart_history history;
 	bool dirty; /* the state file needs writing */
+	uint64_t published_ms;
 	bool state_warned;
 	int exit_status;
 };
@@ -115,9 +123,11 @@ publish_state(struct supervisor *s)
 	    .restarts = s->history.total,
 	    .last_restart_reason = s->last_restart_reason,
 	    .last_exit_status = s->last_status,
+	    .last_sample_json = monitor_state_json(s->monitor),
 	};
 
 	s->dirty = false;
+	s->published_ms = now_ms();
 	if (state_write(s->cfg->state_file, &info) == 0) {
 		s->state_warned = false;
 		return;
@@ -135,6 +145,22 @@ watch_fd(struct supervisor *s, int fd, enum source src)
 
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
 		log_warn("loop", "epoll_ctl add");
+}
+
+static void
+watch_monitor(struct supervisor *s)
+{
+	int fds[MONITOR_MAX_FDS];
+	uint32_t events[MONITOR_MAX_FDS];
+	unsigned n, i;
+
+	n = monitor_fds(s->monitor, fds, events, MONITOR_MAX_FDS);
+	for (i = 0; i < n; i++) {
+		struct epoll_event ev = {.events = events[i], .data.u32 = SRC_MONITOR + i};
+
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fds[i], &ev) != 0)
+			log_warn("memory", "epoll_ctl add");
+	}
 }
 
 static void
@@ -316,6 +342,10 @@ on_reaped(void *ctx, pid_t pid, int wstatus)
 	if (s->execfd >= 0)
 		check_exec(s);
 	log_exit(s, pid, wstatus);
+	/* SIGKILL may be the kernel's OOM killer: look at once, while the
+	 * figures are still those of the moment. */
+	if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
+		(void)monitor_check_oom(s->monitor, pid);
 	instance_ended(s, wait_status_code(wstatus));
 }
 
@@ -544,6 +574,11 @@ dispatch(struct supervisor *s, uint32_t src)
 			check_exec(s);
 		break;
 	default:
+		if (src >= SRC_MONITOR) {
+			monitor_on_fd(s->monitor, src - SRC_MONITOR);
+			if (now_ms() - s->published_ms >= STATE_SAMPLE_EVERY_MS)
+				s->dirty = true;
+		}
 		break;
 	}
 }
@@ -559,6 +594,7 @@ setup_loop(struct supervisor *s)
 		return 1;
 	watch_fd(s, s->sigfd, SRC_SIGNAL);
 	watch_fd(s, s->timerfd, SRC_TIMER);
+	watch_monitor(s);
 	return 0;
 }
 
@@ -588,7 +624,8 @@ run_loop(struct supervisor *s)
 }
 
 int
-supervisor_run(const struct config *cfg, const struct inherited_signals *inherited, int signal_fd)
+supervisor_run(const struct config *cfg, const struct inherited_signals *inherited, int signal_fd,
+	       struct monitor *monitor)
 {
 	struct supervisor *s;
 	int status;
@@ -600,6 +637,7 @@ supervisor_run(const struct config *cfg, const struct inherited_signals *inherit
 		return 2;
 	}
 	s->cfg = cfg;
+	s->monitor = monitor;
 	s->inherited = inherited;
 	s->self = getpid();
 	s->namespace_init = s->self == 1;

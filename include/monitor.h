@@ -24,7 +24,7 @@
 struct monitor {
 	const struct config *cfg;
 	bool on;	 /* the guard has a limit to compare with */
-	char why[256]; /* when off: why */
+	char why[256];	 /* when off: why */
 	bool has_cgroup; /* a memory cgroup was found (even without a limit) */
 	struct cgroup_info info;
 	struct cgroup_reader reader;
@@ -59,6 +59,11 @@ void monitor_on_fd(struct monitor *m, unsigned i);
  * kill is reported with its figures before anything else happens. Returns
  * true when the kernel's oom_kill counter rose. */
 bool monitor_check_oom(struct monitor *m, pid_t pid);
+
+/* Whether the last measure moved by 1% of the limit (of the value, without
+ * one) from value, the one last published; true when nothing was. */
+bool monitor_sample_moved(const struct monitor *m, bool published, uint64_t value);
+uint64_t monitor_last_measure(const struct monitor *m);
 
 /* The last sample as a JSON object for the state file; NULL before the
  * first one. */

@@ -347,6 +347,25 @@ monitor_check_oom(struct monitor *m, pid_t pid)
 	return sample(m, pid);
 }
 
+bool
+monitor_sample_moved(const struct monitor *m, bool published, uint64_t value)
+{
+	uint64_t now = m->measures[m->head], step;
+
+	if (m->count == 0)
+		return false;
+	if (!published)
+		return true;
+	step = (m->limit ? m->limit : value) / 100;
+	return (now > value ? now - value : value - now) >= step;
+}
+
+uint64_t
+monitor_last_measure(const struct monitor *m)
+{
+	return m->count ? m->measures[m->head] : 0;
+}
+
 const char *
 monitor_state_json(const struct monitor *m)
 {

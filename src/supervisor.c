@@ -41,8 +41,8 @@ enum after_stop { AFTER_EXIT, AFTER_RESTART };
 /* Where an epoll event came from; the monitor's fds are SRC_MONITOR + i. */
 enum source { SRC_SIGNAL = 1, SRC_TIMER, SRC_EXEC, SRC_MONITOR = 16 };
 
-/* The sample in the state file is rewritten at most this often; a change
- * of state rewrites it at once. */
+/* The sample in the state file is rewritten when it moved by 1% of the
+ * limit, and at least this often; a change of state rewrites it at once. */
 #define STATE_SAMPLE_EVERY_MS 10000
 
 struct supervisor {
@@ -71,6 +71,8 @@ struct supervisor {
 	struct restart_history history;
 	bool dirty; /* the state file needs writing */
 	uint64_t published_ms;
+	bool sample_published;
+	uint64_t published_measure;
 	bool state_warned;
 	int exit_status;
 };
@@ -128,6 +130,8 @@ publish_state(struct supervisor *s)
 
 	s->dirty = false;
 	s->published_ms = now_ms();
+	s->sample_published = info.last_sample_json != NULL;
+	s->published_measure = monitor_last_measure(s->monitor);
 	if (state_write(s->cfg->state_file, &info) == 0) {
 		s->state_warned = false;
 		return;
@@ -576,7 +580,9 @@ dispatch(struct supervisor *s, uint32_t src)
 	default:
 		if (src >= SRC_MONITOR) {
 			monitor_on_fd(s->monitor, src - SRC_MONITOR);
-			if (now_ms() - s->published_ms >= STATE_SAMPLE_EVERY_MS)
+			if (monitor_sample_moved(s->monitor, s->sample_published,
+						 s->published_measure) ||
+			    now_ms() - s->published_ms >= STATE_SAMPLE_EVERY_MS)
 				s->dirty = true;
 		}
 		break;

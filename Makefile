@@ -57,7 +57,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
 WORKLOAD_BIN := $(WORKLOAD_SRC:tests/workloads/%.c=build/workloads/%)
 
-.PHONY: all demo test test-build unit integration install clean format lint template check-template
+.PHONY: all container demo test test-build unit integration install clean format lint template check-template
 
 all: build/memwarden
 
@@ -125,6 +125,10 @@ demo:
 test:
 	tests/run-all.sh
 
+# One tier alone: real containers with podman (needs root).
+container: build/memwarden
+	python3 tests/container/run.py
+
 # etc/memwarden.ini is generated from the schema in src/config.c.
 template: build/memwarden
 	build/memwarden check --template > etc/memwarden.ini
@@ -134,7 +138,8 @@ install: build/memwarden
 	install -m 0755 build/memwarden $(DESTDIR)$(BINDIR)/memwarden
 
 format:
-	clang-format -i src/*.c include/*.h tests/unit/*.c tests/workloads/*.c
+	clang-format -i src/*.c src/musl/*.c include/*.h tests/unit/*.c tests/workloads/*.c \
+		tests/container/workloads/*.c
 
 lint:
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \

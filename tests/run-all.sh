@@ -4,7 +4,8 @@
 #
 # Tiers: build checks; cmocka unit tests (under ASan/UBSan); the
 # integration tests against the release binary, then again against the
-# sanitizer build; valgrind on a run with restarts.
+# sanitizer build; valgrind on a run with restarts; real containers with
+# podman; cgroup v2 in a qemu VM.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -79,5 +80,7 @@ else
 	rmdir "$san_logs"
 fi
 run_tier valgrind tests/valgrind.sh
+# Real containers (podman) with the static release binary.
+run_tier container python3 tests/container/run.py
 
 finish

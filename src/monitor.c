@@ -221,14 +221,16 @@ sample(struct monitor *m, pid_t killed)
 			report_oom(m, &s, killed);
 		m->oom_kill_seen = s.events_oom_kill;
 	}
-	if (m->cfg->memory_interval_ms > 0 && now >= m->next_summary_ms) {
-		log_summary(m, &s, measure);
-		m->next_summary_ms = now + m->cfg->memory_interval_ms;
-	}
+	/* The next sample first, so that the summary tells the interval
+	 * now in force. */
 	if (m->on)
 		arm_timer(m, sample_interval_ms(m->cfg, measure, m->hard_bytes, growth_per_s(m)));
 	else if (m->cfg->memory_interval_ms > 0)
 		arm_timer(m, m->cfg->memory_interval_ms);
+	if (m->cfg->memory_interval_ms > 0 && now >= m->next_summary_ms) {
+		log_summary(m, &s, measure);
+		m->next_summary_ms = now + m->cfg->memory_interval_ms;
+	}
 	return oom;
 }
 

@@ -23,6 +23,8 @@ int parse_percent(const char *s, double *percent);  /* 80% 12.5% */
 int parse_signal(const char *s, int *signo);	    /* TERM SIGTERM 15 RTMIN+3 SIGRTMAX-1 */
 int parse_bool(const char *s, bool *value);	    /* yes/no true/false on/off 1/0 */
 int parse_uint64(const char *s, uint64_t *out);	    /* digits only, no overflow */
+/* The same for exactly the n bytes at s (not NUL-terminated). */
+int parse_u64_n(const char *s, size_t n, uint64_t *v);
 int parse_small_uint(const char *s, unsigned max, unsigned *out); /* 0..max, digits only */
 /* Splits a command line into words like a POSIX shell (quotes and
  * backslashes honoured, no expansion). Returns a NULL-terminated array the

@@ -50,6 +50,7 @@
 #include <libcgroup.h>
 
 #include "cgroup.h"
+#include "parse.h"
 
 #ifndef CGROUP_SUPER_MAGIC
 #define CGROUP_SUPER_MAGIC 0x27e0eb
@@ -90,26 +91,6 @@ next_line(const char **p, const char *end, const char **line, size_t *linelen)
 	return 0;
 }
 
-/* Decimal digits only, no sign, no overflow. */
-static int
-span_u64(const char *s, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (n == 0 || n > 20)
-		return 1;
-	for (i = 0; i < n; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (d > 9 || x > (UINT64_MAX - d) / 10)
-			return 1;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return 0;
-}
-
 /* The whole buffer is one line holding one number. */
 static int
 single_line(const char *buf, size_t len, const char **line, size_t *linelen)
@@ -129,7 +110,7 @@ cgroup_parse_u64(const char *buf, size_t len, uint64_t *v)
 
 	if (single_line(buf, len, &line, &n) != 0)
 		return 1;
-	return span_u64(line, n, v);
+	return parse_u64_n(line, n, v);
 }
 
 int
@@ -146,7 +127,7 @@ cgroup_parse_limit(const char *buf, size_t len, bool *has, uint64_t *bytes)
 		*bytes = 0;
 		return 0;
 	}
-	if (span_u64(line, n, &v) != 0)
+	if (parse_u64_n(line, n, &v) != 0)
 		return 1;
 	*has = v < LIMIT_NONE_FROM;
 	*bytes = *has ? v : 0;
@@ -182,7 +163,7 @@ parse_keyed(const char *buf, size_t len, struct key_slot *slots, size_t nslots)
 		if (sp == NULL || sp == line)
 			return 1;
 		klen = (size_t)(sp - line);
-		if (span_u64(sp + 1, n - klen - 1, &v) != 0)
+		if (parse_u64_n(sp + 1, n - klen - 1, &v) != 0)
 			return 1;
 		for (i = 0; i < nslots; i++) {
 			if (strlen(slots[i].key) == klen && memcmp(slots[i].key, line, klen) == 0) {
@@ -289,9 +270,9 @@ span_decimal(const char *s, size_t n, double *v)
 	double scale = 1;
 
 	if (dot == NULL)
-		return span_u64(s, n, &ip) != 0 ? 1 : (*v = (double)ip, 0);
+		return parse_u64_n(s, n, &ip) != 0 ? 1 : (*v = (double)ip, 0);
 	flen = n - (size_t)(dot - s) - 1;
-	if (span_u64(s, (size_t)(dot - s), &ip) != 0 || span_u64(dot + 1, flen, &fp) != 0)
+	if (parse_u64_n(s, (size_t)(dot - s), &ip) != 0 || parse_u64_n(dot + 1, flen, &fp) != 0)
 		return 1;
 	while (flen-- > 0)
 		scale *= 10;
@@ -321,7 +302,7 @@ psi_line(const char *line, size_t n, double *avg10, uint64_t *total)
 				return 1;
 			got_avg = true;
 		} else if (eq - tok == 5 && memcmp(tok, "total", 5) == 0) {
-			if (span_u64(eq + 1, (size_t)(sp - eq - 1), total) != 0)
+			if (parse_u64_n(eq + 1, (size_t)(sp - eq - 1), total) != 0)
 				return 1;
 			got_total = true;
 		}
@@ -407,7 +388,7 @@ cgroup_parse_proc_cgroup(const char *buf, size_t len, struct cgroup_paths *out)
 		uint64_t id;
 		size_t plen;
 
-		if (c1 == NULL || span_u64(line, (size_t)(c1 - line), &id) != 0)
+		if (c1 == NULL || parse_u64_n(line, (size_t)(c1 - line), &id) != 0)
 			return 1;
 		c2 = memchr(c1 + 1, ':', (size_t)(line + n - c1 - 1));
 		if (c2 == NULL)

@@ -42,6 +42,25 @@ read_digits(const char **sp, uint64_t *v)
 }
 
 int
+parse_u64_n(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 20)
+		return 1;
+	for (i = 0; i < n; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return 1;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+}
+
+int
 parse_uint64(const char *s, uint64_t *out)
 {
 	uint64_t v;

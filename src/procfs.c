@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "procfs.h"
 
 /* "Key:" and the value after it, blanks skipped. */
@@ -26,32 +27,13 @@ key_is(const char *line, size_t n, const char *key, const char **val, size_t *vl
 	return true;
 }
 
-static int
-dec_u64(const char *s, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (n == 0 || n > 20)
-		return 1;
-	for (i = 0; i < n; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (d > 9 || x > (UINT64_MAX - d) / 10)
-			return 1;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return 0;
-}
-
 /* "   38320 kB" in bytes. */
 static int
 kb_value(const char *s, size_t n, uint64_t *bytes)
 {
 	uint64_t kb;
 
-	if (n < 4 || memcmp(s + n - 3, " kB", 3) != 0 || dec_u64(s, n - 3, &kb) != 0 ||
+	if (n < 4 || memcmp(s + n - 3, " kB", 3) != 0 || parse_u64_n(s, n - 3, &kb) != 0 ||
 	    kb > UINT64_MAX / 1024)
 		return 1;
 	*bytes = kb * 1024;
@@ -114,12 +96,12 @@ parse_proc_status(const char *buf, size_t len, struct proc_mem *out)
 			m.name[vlen] = '\0';
 			name = true;
 		} else if (key_is(line, n, "Pid", &val, &vlen)) {
-			if (dec_u64(val, vlen, &v) != 0 || v == 0 || v > 0x7fffffff)
+			if (parse_u64_n(val, vlen, &v) != 0 || v == 0 || v > 0x7fffffff)
 				return 1;
 			m.pid = (pid_t)v;
 			pid = true;
 		} else if (key_is(line, n, "Threads", &val, &vlen)) {
-			if (dec_u64(val, vlen, &v) != 0 || v > 0xffffffffU)
+			if (parse_u64_n(val, vlen, &v) != 0 || v > 0xffffffffU)
 				return 1;
 			m.threads = (unsigned)v;
 		} else if (key_is(line, n, "SigCgt", &val, &vlen)) {
@@ -202,7 +184,7 @@ add_children_file(const char *path, struct proc_mem *out, size_t n, size_t max)
 
 			if (buf[i] != ' ' && buf[i] != '\n')
 				continue;
-			if (i > start && dec_u64(buf + start, i - start, &pid) == 0 &&
+			if (i > start && parse_u64_n(buf + start, i - start, &pid) == 0 &&
 			    procfs_read_status((pid_t)pid, &out[n]) == 0)
 				n++;
 			start = i + 1;

@@ -57,7 +57,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
 WORKLOAD_BIN := $(WORKLOAD_SRC:tests/workloads/%.c=build/workloads/%)
 
-.PHONY: all container demo test test-build unit integration install clean format lint template check-template
+.PHONY: all container vm demo test test-build unit integration install clean format lint template check-template
 
 all: build/memwarden
 
@@ -129,6 +129,10 @@ test:
 container: build/memwarden
 	python3 tests/container/run.py
 
+# One tier alone: cgroup v2 in a qemu VM (needs root for its setup).
+vm: build/memwarden
+	python3 tests/vm/run.py
+
 # etc/memwarden.ini is generated from the schema in src/config.c.
 template: build/memwarden
 	build/memwarden check --template > etc/memwarden.ini
@@ -139,7 +143,7 @@ install: build/memwarden
 
 format:
 	clang-format -i src/*.c src/musl/*.c include/*.h tests/unit/*.c tests/workloads/*.c \
-		tests/container/workloads/*.c
+		tests/container/workloads/*.c tests/vm/workloads/*.c
 
 lint:
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \

@@ -129,11 +129,15 @@ history_json(const struct monitor *m, char *buf, size_t len)
 static void
 report_oom(struct monitor *m, const struct mem_sample *s, pid_t pid)
 {
-	char samples[1024];
+	char samples[1024], victim[16] = "null";
 
+	/* The pid is known when the main process's SIGKILL came first; a
+	 * notification may tell of the kill before the exit is seen. */
+	if (pid > 0)
+		snprintf(victim, sizeof(victim), "%d", (int)pid);
 	history_json(m, samples, sizeof(samples));
 	log_event(LOG_ERROR, "oom.kill",
-		  LOG_FIELDS(LF_UINT("oom_kill", s->events_oom_kill), LF_INT("pid", pid),
+		  LOG_FIELDS(LF_UINT("oom_kill", s->events_oom_kill), LF_RAW("pid", victim),
 			     LF_UINT("limit", m->limit), LF_UINT("current", s->current),
 			     LF_UINT("peak", s->peak), LF_RAW("last_samples", samples)),
 		  "the kernel OOM-killed a process of the service (oom_kill %llu)",

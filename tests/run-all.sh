@@ -82,5 +82,7 @@ fi
 run_tier valgrind tests/valgrind.sh
 # Real containers (podman) with the static release binary.
 run_tier container python3 tests/container/run.py
+# cgroup v2 (memory.max, memory.high, memory.events, oom.group) in a qemu VM.
+run_tier vm python3 tests/vm/run.py
 
 finish

@@ -58,6 +58,7 @@ struct supervisor {
 	uint64_t started_ms;
 	unsigned instance;
 	bool ready;
+	bool exec_failed; /* this instance never got to exec */
 
 	bool shutdown; /* SIGTERM received */
 	enum after_stop after;
@@ -187,6 +188,7 @@ spawn_instance(struct supervisor *s)
 
 	s->instance++;
 	s->started_ms = now_ms();
+	s->exec_failed = false;
 	if (spawn_service(s->cfg, s->inherited, &s->main_pid, &s->execfd) != 0) {
 		log_error("spawn.error", "cannot start %s", argv[0]);
 		s->main_pid = 0;
@@ -242,6 +244,7 @@ check_exec(struct supervisor *s)
 		}
 		return;
 	}
+	s->exec_failed = true;
 	log_spawn_failure(s->cfg, &f);
 }
 
@@ -325,8 +328,11 @@ log_exit(const struct supervisor *s, pid_t pid, int wstatus)
 	} else {
 		log_event(LOG_INFO, "exit",
 			  LOG_FIELDS(LF_INT("pid", pid), LF_INT("status", status),
-				     LF_INT("code", WEXITSTATUS(wstatus)), LF_UINT("ran_ms", ran)),
-			  "service exited with code %d", WEXITSTATUS(wstatus));
+				     LF_INT("code", WEXITSTATUS(wstatus)), LF_UINT("ran_ms", ran),
+				     LF_BOOL("started", !s->exec_failed)),
+			  s->exec_failed ? "service could not start: status %d"
+					 : "service exited with code %d",
+			  WEXITSTATUS(wstatus));
 	}
 }
 

@@ -137,9 +137,16 @@ vm: build/memwarden
 template: build/memwarden
 	build/memwarden check --template > etc/memwarden.ini
 
+# The bundled jemalloc (SPEC section 5): the system's libjemalloc.so.2
+# (Debian's libjemalloc2), copied into LIBDIR where `[allocator] jemalloc =
+# auto` looks first.
+JEMALLOC_SO := $(shell $(CC) -print-file-name=libjemalloc.so.2)
+
 install: build/memwarden
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)
 	install -m 0755 build/memwarden $(DESTDIR)$(BINDIR)/memwarden
+	@test -f "$(JEMALLOC_SO)" || { echo "install: libjemalloc.so.2 not found (apt-get install libjemalloc2)" >&2; exit 1; }
+	install -m 0644 $(JEMALLOC_SO) $(DESTDIR)$(LIBDIR)/libjemalloc.so.2
 
 format:
 	clang-format -i src/*.c src/musl/*.c include/*.h tests/unit/*.c tests/workloads/*.c \

@@ -37,6 +37,11 @@ int spawn_read_failure(int error_fd, struct spawn_failure *f);
 int spawn_failure_status(const struct spawn_failure *f);
 const char *spawn_step_name(int step);
 
+struct preload_plan;
+/* The allocator's variables (LD_PRELOAD, MALLOC_CONF, GLIBC_TUNABLES),
+ * decided at start-up, that service_environment adds last. NULL: none. */
+void spawn_set_preload(const struct preload_plan *plan);
+
 /* The environment of the service: memwarden's own, with [environment]
  * and, when [service] user is set, HOME, USER and LOGNAME. NULL when out
  * of memory. Free with free(). */

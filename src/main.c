@@ -16,7 +16,9 @@
 #include "config.h"
 #include "log.h"
 #include "monitor.h"
+#include "preload.h"
 #include "signals.h"
+#include "spawn.h"
 #include "state.h"
 #include "supervisor.h"
 
@@ -369,6 +371,8 @@ cmd_run(int argc, char **argv)
 	struct inherited_signals inherited;
 	struct monitor monitor;
 	struct config cfg;
+	struct preload_plan preload;
+	char err[CONFIG_ERROR_MAX];
 	bool subreaper = false;
 	int next, sigfd, status;
 
@@ -402,10 +406,20 @@ cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	monitor_log_start(&monitor, subreaper);
+	if (preload_setup(&preload, &cfg, environ, err, sizeof(err)) != 0) {
+		log_errorx("allocator", "%s", err);
+		monitor_close(&monitor);
+		close(sigfd);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	spawn_set_preload(&preload);
 	if (cfg.ready != READY_STARTED)
 		log_warnx("start", "this version supports only [service] ready = started: "
 				   "the service will never be reported ready");
 	status = supervisor_run(&cfg, &inherited, sigfd, &monitor);
+	spawn_set_preload(NULL);
+	preload_free(&preload);
 	monitor_close(&monitor);
 	close(sigfd);
 	config_free(&cfg);

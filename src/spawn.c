@@ -7,9 +7,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "preload.h"
 #include "spawn.h"
 
 extern char **environ;
+
+static const struct preload_plan *preload_plan;
+
+void
+spawn_set_preload(const struct preload_plan *plan)
+{
+	preload_plan = plan;
+}
 
 const char *
 spawn_step_name(int step)
@@ -76,7 +85,7 @@ service_environment(const struct config *cfg, char **environ_in)
 		extra_bytes += 3 * 16 + (c->home ? strlen(c->home) : 0) +
 			       2 * (c->user_name ? strlen(c->user_name) : 0);
 	}
-	slots = base + cfg->n_environment + 3 + 1;
+	slots = base + cfg->n_environment + 3 + 3 + 1;
 	env = malloc(slots * sizeof(char *) + extra_bytes);
 	if (env == NULL)
 		return NULL;
@@ -97,6 +106,8 @@ service_environment(const struct config *cfg, char **environ_in)
 	}
 	for (i = 0; i < cfg->n_environment; i++)
 		env_set(env, &n, cfg->environment[i]);
+	for (i = 0; preload_plan && i < 3 && preload_plan->env[i]; i++)
+		env_set(env, &n, preload_plan->env[i]);
 	env[n] = NULL;
 	return env;
 }

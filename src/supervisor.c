@@ -64,6 +64,7 @@ struct supervisor {
 	enum after_stop after;
 	uint64_t restart_delay_ms;
 	uint64_t deadline_ms; /* end of the drain, the stop_timeout or the back-off */
+	uint64_t timer_at;    /* what the timerfd is armed for; 0: disarmed */
 	bool killed;	      /* SIGKILL sent in this STOPPING */
 	uint64_t kill_deadline_ms;
 
@@ -550,6 +551,11 @@ arm_timer(struct supervisor *s)
 		at = s->deadline_ms;
 	else if (s->phase == PH_STOPPING)
 		at = now_ms() + STOP_POLL_MS;
+	/* Most passes change nothing (a memory sample while RUNNING): no
+	 * syscall for those. */
+	if (at == s->timer_at)
+		return;
+	s->timer_at = at;
 	if (at != 0) {
 		its.it_value.tv_sec = (time_t)(at / 1000);
 		its.it_value.tv_nsec = (long)(at % 1000) * 1000000;
@@ -565,6 +571,7 @@ drain_timer(struct supervisor *s)
 {
 	uint64_t expirations;
 
+	s->timer_at = 0; /* fired: disarmed */
 	while (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno == EINTR)
 		;
 }

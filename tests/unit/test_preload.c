@@ -1,0 +1,312 @@
+/* The allocator preload (SPEC section 5): LD_PRELOAD composition,
+ * MALLOC_CONF and GLIBC_TUNABLES decisions, the CPU quota files, and the
+ * ELF classification of real files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "preload.h"
+#include "spawn.h"
+
+#define JE "/opt/memwarden/lib/libjemalloc.so.2"
+
+static void
+compose_is(const char *existing, const char *lib, const char *want)
+{
+	char *got = preload_compose_ld_preload(existing, lib);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+ld_preload_composition(void **state)
+{
+	(void)state;
+	compose_is(NULL, JE, JE);
+	compose_is("", JE, JE);
+	compose_is("   ", JE, JE);
+	/* memwarden's entry first, the existing ones kept in order. */
+	compose_is("/lib/a.so", JE, JE ":/lib/a.so");
+	compose_is("/lib/a.so:/lib/b.so", JE, JE ":/lib/a.so:/lib/b.so");
+	/* spaces, colons, both, repeated: written back with ':' */
+	compose_is("/lib/a.so /lib/b.so", JE, JE ":/lib/a.so:/lib/b.so");
+	compose_is(" /lib/a.so :: /lib/b.so  ", JE, JE ":/lib/a.so:/lib/b.so");
+	/* duplicates: the same entry once */
+	compose_is(JE, JE, JE);
+	/* already there, in the user's place: kept where it is */
+	compose_is("/lib/a.so:" JE, JE, "/lib/a.so:" JE);
+	compose_is("/lib/a.so /lib/a.so", JE, JE ":/lib/a.so");
+	/* a jemalloc from another path is kept, no second copy */
+	compose_is("/usr/lib/libjemalloc.so.2", JE, "/usr/lib/libjemalloc.so.2");
+	compose_is("/lib/a.so libjemalloc.so", JE, "/lib/a.so:libjemalloc.so");
+	compose_is("/x/libjemalloc.so.1:/lib/a.so", JE, "/x/libjemalloc.so.1:/lib/a.so");
+	/* a name that merely contains jemalloc is not jemalloc */
+	compose_is("/lib/notlibjemalloc.so.2", JE, JE ":/lib/notlibjemalloc.so.2");
+	/* no library: existing, deduplicated */
+	compose_is("/lib/a.so /lib/a.so", NULL, "/lib/a.so");
+	assert_true(preload_has_jemalloc("/a.so /usr/lib64/libjemalloc.so.2"));
+	assert_false(preload_has_jemalloc("/a.so:/b.so"));
+	assert_false(preload_has_jemalloc(NULL));
+}
+
+static void
+malloc_conf_decision(void **state)
+{
+	char out[256];
+	const char *def = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
+	(void)state;
+	assert_int_equal(preload_malloc_conf(NULL, def, false, 4, out, sizeof(out)), 1);
+	assert_string_equal(
+	    out, "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:4");
+	/* no narenas: the config's as is */
+	assert_int_equal(preload_malloc_conf(NULL, def, false, 0, out, sizeof(out)), 1);
+	assert_string_equal(out, def);
+	/* the environment's wins... */
+	assert_int_equal(preload_malloc_conf("narenas:1", def, false, 4, out, sizeof(out)), 0);
+	assert_int_equal(preload_malloc_conf("", def, false, 4, out, sizeof(out)), 0);
+	/* ...unless override */
+	assert_int_equal(preload_malloc_conf("narenas:1", def, true, 4, out, sizeof(out)), 1);
+	assert_string_equal(
+	    out, "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:4");
+	/* the config's own narenas is not doubled */
+	assert_int_equal(
+	    preload_malloc_conf(NULL, "narenas:8,tcache:false", false, 4, out, sizeof(out)), 1);
+	assert_string_equal(out, "narenas:8,tcache:false");
+	/* empty config: nothing set, even with override */
+	assert_int_equal(preload_malloc_conf(NULL, "", false, 4, out, sizeof(out)), 0);
+	assert_int_equal(preload_malloc_conf("x", "", true, 4, out, sizeof(out)), 0);
+	assert_int_equal(preload_malloc_conf(NULL, NULL, false, 4, out, sizeof(out)), 0);
+	/* too small */
+	assert_int_equal(preload_malloc_conf(NULL, def, false, 4, out, 10), -1);
+}
+
+static void
+glibc_tunables(void **state)
+{
+	char out[256];
+
+	(void)state;
+	assert_int_equal(preload_glibc_tunables(NULL, 4, out, sizeof(out)), 1);
+	assert_string_equal(out, "glibc.malloc.arena_max=4");
+	assert_int_equal(preload_glibc_tunables("", 4, out, sizeof(out)), 1);
+	assert_string_equal(out, "glibc.malloc.arena_max=4");
+	assert_int_equal(
+	    preload_glibc_tunables("glibc.malloc.trim_threshold=1", 2, out, sizeof(out)), 1);
+	assert_string_equal(out, "glibc.malloc.trim_threshold=1:glibc.malloc.arena_max=2");
+	/* one already there is kept */
+	assert_int_equal(preload_glibc_tunables("glibc.malloc.arena_max=1", 4, out, sizeof(out)),
+			 0);
+	assert_int_equal(preload_glibc_tunables(NULL, 0, out, sizeof(out)), 0);
+	assert_int_equal(preload_glibc_tunables(NULL, 4, out, 5), -1);
+}
+
+static void
+cpu_max_parsing(void **state)
+{
+	unsigned n = 99;
+
+	(void)state;
+	assert_int_equal(preload_parse_cpu_max("max 100000\n", 11, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(preload_parse_cpu_max("150000 100000\n", 14, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(preload_parse_cpu_max("200000 100000\n", 14, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(preload_parse_cpu_max("1000 100000\n", 12, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(preload_parse_cpu_max("400000 100000", 13, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(preload_parse_cpu_max("garbage\n", 8, &n), 1);
+	assert_int_equal(preload_parse_cpu_max("100 0\n", 6, &n), 1);
+	assert_int_equal(preload_parse_cpu_max("-5 100000\n", 10, &n), 1);
+	assert_int_equal(preload_parse_cpu_max("abc 100000\n", 11, &n), 1);
+}
+
+static void
+cfs_parsing(void **state)
+{
+	unsigned n = 99;
+
+	(void)state;
+	assert_int_equal(preload_parse_cfs("-1\n", "100000\n", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(preload_parse_cfs("250000\n", "100000\n", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(preload_parse_cfs("50000\n", "100000\n", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(preload_parse_cfs("x\n", "100000\n", &n), 1);
+	assert_int_equal(preload_parse_cfs("1000\n", "0\n", &n), 1);
+	assert_true(preload_cpu_count() >= 1);
+}
+
+static void
+find_command(void **state)
+{
+	char out[PRELOAD_PATH_MAX];
+
+	(void)state;
+	assert_int_equal(
+	    preload_find_command("sh", "/nonexistent:/bin:/usr/bin", NULL, out, sizeof(out)), 0);
+	assert_true(strcmp(out, "/bin/sh") == 0 || strcmp(out, "/usr/bin/sh") == 0);
+	assert_int_equal(
+	    preload_find_command("no-such-command-xyz", "/bin:/usr/bin", NULL, out, sizeof(out)),
+	    1);
+	assert_int_equal(preload_find_command("/bin/true", NULL, "/tmp", out, sizeof(out)), 0);
+	assert_string_equal(out, "/bin/true");
+	assert_int_equal(preload_find_command("./x", NULL, "/srv", out, sizeof(out)), 0);
+	assert_string_equal(out, "/srv/./x");
+}
+
+/* A temporary directory for the files below. */
+static char tmpdir[64];
+
+static int
+make_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mw-preload-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int
+remove_tmp(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod %o '%s'", from, to, (unsigned)mode, to);
+	return system(cmd);
+}
+
+static void
+elf_classification(void **state)
+{
+	char interp[PRELOAD_PATH_MAX], path[256], src[256], cmd[1024];
+	FILE *f;
+
+	(void)state;
+	/* dynamic glibc */
+	assert_int_equal(preload_classify("/bin/true", interp, sizeof(interp)), PRELOAD_ELF_GLIBC);
+	assert_non_null(strstr(interp, "ld-linux"));
+	/* a static binary built here */
+	snprintf(src, sizeof(src), "%s/s.c", tmpdir);
+	f = fopen(src, "w");
+	assert_non_null(f);
+	fputs("int main(void) { return 0; }\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/static", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cc -static -o '%s' '%s' 2>/dev/null", path, src);
+	if (system(cmd) == 0)
+		assert_int_equal(preload_classify(path, NULL, 0), PRELOAD_ELF_STATIC);
+	/* a musl program, when musl-gcc is there */
+	snprintf(path, sizeof(path), "%s/musl", tmpdir);
+	snprintf(cmd, sizeof(cmd), "musl-gcc -o '%s' '%s' 2>/dev/null", path, src);
+	if (system(cmd) == 0 &&
+	    preload_classify(path, interp, sizeof(interp)) != PRELOAD_ELF_STATIC) {
+		assert_int_equal(preload_classify(path, interp, sizeof(interp)), PRELOAD_ELF_MUSL);
+		assert_non_null(strstr(interp, "ld-musl"));
+	}
+	/* setuid and setgid copies */
+	snprintf(path, sizeof(path), "%s/suid", tmpdir);
+	assert_int_equal(copy_file("/bin/true", path, 04755), 0);
+	assert_int_equal(preload_classify(path, NULL, 0), PRELOAD_ELF_SETID);
+	snprintf(path, sizeof(path), "%s/sgid", tmpdir);
+	assert_int_equal(copy_file("/bin/true", path, 02755), 0);
+	assert_int_equal(preload_classify(path, NULL, 0), PRELOAD_ELF_SETID);
+	/* a script: its interpreter is classified */
+	snprintf(path, sizeof(path), "%s/script", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("#!/bin/sh -e\ntrue\n", f);
+	fclose(f);
+	assert_int_equal(preload_classify(path, NULL, 0), PRELOAD_ELF_GLIBC);
+	/* not ELF, not there */
+	snprintf(path, sizeof(path), "%s/s.c", tmpdir);
+	assert_int_equal(preload_classify(path, NULL, 0), PRELOAD_ELF_UNKNOWN);
+	assert_int_equal(preload_classify("/nonexistent/x", NULL, 0), PRELOAD_ELF_UNKNOWN);
+	assert_int_equal(preload_classify("/tmp", NULL, 0), PRELOAD_ELF_UNKNOWN);
+	/* the distribution's jemalloc is a glibc library */
+	if (access("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", R_OK) == 0)
+		assert_true(preload_lib_is_glibc("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"));
+	assert_false(preload_lib_is_glibc(src));
+}
+
+static void
+file_capabilities(void **state)
+{
+	char path[256], cmd[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/caps", tmpdir);
+	assert_int_equal(copy_file("/bin/true", path, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "setcap cap_net_bind_service+ep '%s' 2>/dev/null", path);
+	if (system(cmd) != 0)
+		skip();
+	assert_int_equal(preload_classify(path, NULL, 0), PRELOAD_ELF_CAPS);
+}
+
+/* service_environment adds the plan's strings last, replacing the
+ * variables of the same name. */
+static void
+plan_in_service_environment(void **state)
+{
+	char ld[] = "LD_PRELOAD=" JE ":/lib/a.so", mc[] = "MALLOC_CONF=narenas:2";
+	char *base[] = {"PATH=/bin", "LD_PRELOAD=/lib/a.so", NULL};
+	struct preload_plan plan = {.env = {ld, mc, NULL}};
+	struct config cfg;
+	char **env;
+	size_t n = 0;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	spawn_set_preload(&plan);
+	env = service_environment(&cfg, base);
+	spawn_set_preload(NULL);
+	assert_non_null(env);
+	while (env[n])
+		n++;
+	assert_int_equal(n, 3);
+	assert_string_equal(env[0], "PATH=/bin");
+	assert_string_equal(env[1], ld);
+	assert_string_equal(env[2], mc);
+	free(env);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(ld_preload_composition),
+	    cmocka_unit_test(malloc_conf_decision),
+	    cmocka_unit_test(glibc_tunables),
+	    cmocka_unit_test(cpu_max_parsing),
+	    cmocka_unit_test(cfs_parsing),
+	    cmocka_unit_test(find_command),
+	    cmocka_unit_test(elf_classification),
+	    cmocka_unit_test(file_capabilities),
+	    cmocka_unit_test(plan_in_service_environment),
+	};
+
+	return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
+}

@@ -186,17 +186,17 @@ log_summary(const struct monitor *m, const struct mem_sample *s, uint64_t measur
 		snprintf(limit, sizeof(limit), "%llu", (unsigned long long)m->limit);
 		snprintf(percent, sizeof(percent), "%.1f", percent_of(measure, m->limit));
 	}
-	log_event(
-	    LOG_INFO, "memory",
-	    LOG_FIELDS(LF_STR("metric", metric_names[m->cfg->metric]), LF_UINT("value", measure),
-		       LF_RAW("limit", limit), LF_RAW("percent", percent),
-		       LF_UINT("current", s->current), LF_UINT("workingset", ws),
-		       LF_UINT("anon", s->anon), LF_UINT("file", s->file),
-		       LF_UINT("inactive_file", s->inactive_file), LF_UINT("shmem", s->shmem),
-		       LF_UINT("peak", s->peak), LF_UINT("oom_kill", s->events_oom_kill),
-		       LF_UINT("interval_ms", m->interval_ms), LF_RAW("processes", procs)),
-	    "%s %llu bytes, %s%s of the limit", metric_names[m->cfg->metric],
-	    (unsigned long long)measure, m->limit ? percent : "no limit", m->limit ? "%" : "");
+	log_event(LOG_INFO, "memory",
+		  LOG_FIELDS(LF_STR("metric", metric_names[m->cfg->metric]),
+			     LF_UINT("value", measure), LF_RAW("limit", limit),
+			     LF_RAW("percent", percent), LF_UINT("current", s->current),
+			     LF_UINT("workingset", ws), LF_UINT("anon", s->anon),
+			     LF_UINT("file", s->file), LF_UINT("inactive_file", s->inactive_file),
+			     LF_UINT("shmem", s->shmem), LF_UINT("peak", s->peak),
+			     LF_UINT("oom_kill", s->events_oom_kill),
+			     LF_UINT("interval_ms", m->interval_ms), LF_RAW("processes", procs)),
+		  "%s %llu bytes, %s%s", metric_names[m->cfg->metric], (unsigned long long)measure,
+		  m->limit ? percent : "no limit", m->limit ? "% of the limit" : "");
 }
 
 /* Takes a sample, reports what it shows, and sets the next timer. */

@@ -37,7 +37,10 @@ die() { echo "init-compare: $*" >&2; exit 1; }
 descendants() {
 	local p c kids
 	for p in /proc/"$1"/task/*/children; do
-		read -r -a kids <"$p" 2>/dev/null || continue
+		# The file has no trailing newline: read fails yet fills kids.
+		kids=()
+		read -r -a kids <"$p" 2>/dev/null
+		[ "${#kids[@]}" -gt 0 ] || continue
 		for c in "${kids[@]}"; do
 			echo "$c"
 			descendants "$c"

@@ -58,6 +58,7 @@ main(int argc, char **argv)
 	st = fopen("/proc/self/status", "r");
 	if (!st) {
 		perror("/proc/self/status");
+		fclose(f);
 		return 1;
 	}
 	while (fgets(line, sizeof(line), st)) {

@@ -117,7 +117,7 @@ unit: $(UNIT_BIN)
 # A demonstration on this machine (needs root for its PID namespace).
 demo:
 	tests/deps.sh
-	$(MAKE) build/memwarden
+	$(MAKE) build/memwarden build/workloads/memhog
 	tests/demo.sh
 
 # `make test` first installs what is missing (it needs root for that),

@@ -775,7 +775,7 @@ preload_setup(struct preload_plan *plan, const struct config *cfg, char **enviro
 			     LF_STR("reason", plan->reason), LF_UINT("cpus", plan->ncpu),
 			     LF_STR("malloc_conf", mc_log), LF_UINT("narenas", plan->narenas),
 			     LF_UINT("arena_max", plan->arena_max)),
-		  "allocator: %s (%s)", plan->jemalloc ? plan->jemalloc : "none", plan->reason);
+		  "preload %s (%s)", plan->jemalloc ? plan->jemalloc : "none", plan->reason);
 	return 0;
 oom:
 	snprintf(err, errlen, "allocator: out of memory");

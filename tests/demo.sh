@@ -1,28 +1,49 @@
 #!/bin/bash
-# `make demo`: memwarden as PID 1 of its own PID namespace, supervising a
-# small service that leaves orphans behind, takes a forwarded signal and is
-# shut down by SIGTERM the way Kubernetes does it. Watch the log lines.
+# `make demo`: memwarden as PID 1 of its own PID namespace, in a memory
+# cgroup with a 256 MB limit, supervising a small service that leaves
+# orphans behind, grows its memory, takes a forwarded signal and is shut
+# down by SIGTERM the way Kubernetes does it. Watch the log lines.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 if [ "$(id -u)" -ne 0 ]; then
-	echo "make demo needs root (it makes a PID namespace, as a container runtime does)" >&2
+	echo "make demo needs root (it makes a PID namespace and a memory cgroup, as a container runtime does)" >&2
 	exit 1
 fi
 state=$(mktemp -d)
-trap 'rm -rf "$state"' EXIT
+cg=""
+cleanup() {
+	[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
+	rm -rf "$state"
+}
+trap cleanup EXIT
 
-service='
-echo "service: started as pid $$; leaving three orphans behind"
+# A memory cgroup with a limit: v1 where the memory controller is v1, else v2.
+if [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+	cg=/sys/fs/cgroup/memory/memwarden-demo-$$
+	mkdir "$cg" && echo 256M >"$cg/memory.limit_in_bytes"
+elif grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+	cg=/sys/fs/cgroup/memwarden-demo-$$
+	mkdir "$cg" && echo 256M >"$cg/memory.max"
+fi
+
+service="
+echo \"service: started as pid \$\$; leaving three orphans behind\"
 for i in 1 2 3; do (sleep 0.2 &) ; done
-trap "echo service: got SIGHUP, reloading" HUP
-trap "echo service: got SIGTERM, finishing work...; sleep 0.5; echo service: done; exit 0" TERM
+trap 'echo service: got SIGHUP, reloading' HUP
+trap 'echo service: got SIGTERM, finishing work...; kill \$hog 2>/dev/null; sleep 0.5; echo service: done; exit 0' TERM
+echo 'service: growing to 120 MB'
+build/workloads/memhog --grow 120 --rate 60 --hold 600 & hog=\$!
 while :; do sleep 0.1; done
-'
-echo "# memwarden -s log.format=text -- sh -c '<service>'   (as PID 1)"
-unshare --pid --fork --mount-proc build/memwarden -s log.format=text \
-	-s "status.state_file=$state/demo.json" -s service.name=demo -- sh -c "$service" &
+"
+echo "# memwarden -s log.format=text -s log.memory_interval=1s -- sh -c '<service>'   (as PID 1${cg:+, in $cg with a 256 MB limit})"
+(
+	[ -n "$cg" ] && echo $BASHPID >"$cg/cgroup.procs"
+	exec unshare --pid --fork --mount-proc build/memwarden -s log.format=text \
+		-s log.memory_interval=1s -s "status.state_file=$state/demo.json" \
+		-s service.name=demo -- sh -c "$service"
+) &
 up=$!
-sleep 1
+sleep 3
 mw=$(cat /proc/$up/task/*/children | awk '{print $1}')
 echo "# memwarden status"
 build/memwarden status --state "$state/demo.json"

@@ -67,7 +67,7 @@ uint64_t monitor_last_measure(const struct monitor *m);
 
 /* The last sample as a JSON object for the state file; NULL before the
  * first one. */
-const char *monitor_state_json(const struct monitor *m);
+const char *monitor_state_json(struct monitor *m);
 
 /* The `start` event, with what discovery found. */
 void monitor_log_start(const struct monitor *m, bool subreaper);

@@ -88,12 +88,6 @@ remember(struct monitor *m, const struct mem_sample *s, uint64_t measure)
 	m->measures[m->head] = measure;
 	if (m->count < MONITOR_HISTORY)
 		m->count++;
-	snprintf(m->state_json, sizeof(m->state_json),
-		 "{\"measure\":\"%s\",\"value\":%llu,\"limit\":%llu,\"percent\":%.1f,"
-		 "\"current\":%llu}",
-		 metric_names[m->cfg->metric], (unsigned long long)measure,
-		 (unsigned long long)m->limit, percent_of(measure, m->limit),
-		 (unsigned long long)s->current);
 }
 
 /* The last samples, newest first, as a JSON array for oom.kill. */
@@ -372,10 +366,21 @@ monitor_last_measure(const struct monitor *m)
 	return m->count ? m->measures[m->head] : 0;
 }
 
+/* Formatted only when the state file is written, not at every sample. */
 const char *
-monitor_state_json(const struct monitor *m)
+monitor_state_json(struct monitor *m)
 {
-	return m->count ? m->state_json : NULL;
+	uint64_t measure = m->measures[m->head];
+
+	if (m->count == 0)
+		return NULL;
+	snprintf(m->state_json, sizeof(m->state_json),
+		 "{\"measure\":\"%s\",\"value\":%llu,\"limit\":%llu,\"percent\":%.1f,"
+		 "\"current\":%llu}",
+		 metric_names[m->cfg->metric], (unsigned long long)measure,
+		 (unsigned long long)m->limit, percent_of(measure, m->limit),
+		 (unsigned long long)m->history[m->head].current);
+	return m->state_json;
 }
 
 void

@@ -33,6 +33,14 @@ enum restart_verdict {
 enum restart_verdict restart_decide(const struct config *cfg, struct restart_history *h, int status,
 				    uint64_t started_ms, uint64_t now_ms, uint64_t *delay_ms);
 
+/* A restart for memory (memory.hard with action = restart, or a kernel OOM
+ * kill), decided when it begins: whatever [service] restart says, but
+ * counted in the same history, so within max_restarts per restart_window
+ * (VERDICT_GIVE_UP beyond) and after the same back-off. Never VERDICT_EXIT. */
+enum restart_verdict restart_decide_memory(const struct config *cfg, struct restart_history *h,
+					   uint64_t started_ms, uint64_t now_ms,
+					   uint64_t *delay_ms);
+
 /* The status memwarden reports: success_exit_codes count as 0. */
 int remap_exit_status(const struct config *cfg, int status);
 

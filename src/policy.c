@@ -48,12 +48,12 @@ record(struct restart_history *h, uint64_t now_ms)
 	h->total++;
 }
 
-enum restart_verdict
-restart_decide(const struct config *cfg, struct restart_history *h, int status, uint64_t started_ms,
-	       uint64_t now_ms, uint64_t *delay_ms)
+/* A restart memwarden allows: within max_restarts per window, after the
+ * back-off, which doubles and starts over after a healthy window. */
+static enum restart_verdict
+schedule(const struct config *cfg, struct restart_history *h, uint64_t started_ms, uint64_t now_ms,
+	 uint64_t *delay_ms)
 {
-	if (!wants_restart(cfg, status))
-		return VERDICT_EXIT;
 	prune(h, cfg->restart_window_ms, now_ms);
 	if (h->count >= cfg->max_restarts)
 		return VERDICT_GIVE_UP;
@@ -69,6 +69,24 @@ restart_decide(const struct config *cfg, struct restart_history *h, int status, 
 		*delay_ms = cfg->restart_backoff_max_ms;
 	record(h, now_ms);
 	return VERDICT_RESTART;
+}
+
+enum restart_verdict
+restart_decide(const struct config *cfg, struct restart_history *h, int status, uint64_t started_ms,
+	       uint64_t now_ms, uint64_t *delay_ms)
+{
+	if (!wants_restart(cfg, status))
+		return VERDICT_EXIT;
+	return schedule(cfg, h, started_ms, now_ms, delay_ms);
+}
+
+/* [service] restart is about the service ending by itself; a restart for
+ * its memory is memwarden's doing, which the service did not ask for. */
+enum restart_verdict
+restart_decide_memory(const struct config *cfg, struct restart_history *h, uint64_t started_ms,
+		      uint64_t now_ms, uint64_t *delay_ms)
+{
+	return schedule(cfg, h, started_ms, now_ms, delay_ms);
 }
 
 uint64_t
@@ -96,8 +114,7 @@ threshold_bytes(const struct threshold *t, uint64_t limit)
 }
 
 uint64_t
-sample_interval_ms(const struct config *cfg, uint64_t measure, uint64_t hard,
-		   uint64_t growth_per_s)
+sample_interval_ms(const struct config *cfg, uint64_t measure, uint64_t hard, uint64_t growth_per_s)
 {
 	uint64_t slow = cfg->interval_ms, fast = cfg->fast_interval_ms, ms, reach_ms;
 	double distance;

@@ -133,6 +133,65 @@ zero_max_restarts_never_restarts(void **state)
 	assert_int_equal(restart_decide(&cfg, &h, 0, 0, 10, &delay), VERDICT_GIVE_UP);
 }
 
+/* A memory or OOM restart happens with restart = no, and doubles its
+ * back-off like any other. */
+static void
+memory_restarts_whatever_the_policy(void **state)
+{
+	struct config cfg = policy_config(RESTART_NO);
+	struct restart_history h = {0};
+	uint64_t delay = 0;
+
+	(void)state;
+	assert_int_equal(restart_decide_memory(&cfg, &h, 0, 5000, &delay), VERDICT_RESTART);
+	assert_int_equal(delay, 1000);
+	assert_int_equal(restart_decide_memory(&cfg, &h, 6000, 7000, &delay), VERDICT_RESTART);
+	assert_int_equal(delay, 2000);
+	assert_int_equal(h.total, 2);
+	/* The service ending by itself still follows restart = no. */
+	assert_int_equal(restart_decide(&cfg, &h, 1, 8000, 9000, &delay), VERDICT_EXIT);
+	assert_int_equal(h.total, 2);
+}
+
+/* Memory restarts and exit restarts share max_restarts per window. */
+static void
+memory_restarts_count_toward_giving_up(void **state)
+{
+	struct config cfg = policy_config(RESTART_ON_FAILURE);
+	struct restart_history h = {0};
+	uint64_t delay = 0;
+
+	(void)state;
+	cfg.max_restarts = 3;
+	cfg.restart_window_ms = 10000;
+	assert_int_equal(restart_decide(&cfg, &h, 1, 0, 1000, &delay), VERDICT_RESTART);
+	assert_int_equal(restart_decide_memory(&cfg, &h, 1000, 2000, &delay), VERDICT_RESTART);
+	assert_int_equal(restart_decide_memory(&cfg, &h, 2000, 3000, &delay), VERDICT_RESTART);
+	assert_int_equal(delay, 4000);
+	assert_int_equal(restart_decide_memory(&cfg, &h, 3000, 4000, &delay), VERDICT_GIVE_UP);
+	/* 11.5 s: the first two have left the window. */
+	assert_int_equal(restart_decide_memory(&cfg, &h, 4000, 12500, &delay), VERDICT_RESTART);
+}
+
+/* After an instance that ran a whole window, the back-off starts over. */
+static void
+memory_backoff_resets_after_a_healthy_window(void **state)
+{
+	struct config cfg = policy_config(RESTART_NO);
+	struct restart_history h = {0};
+	uint64_t delay = 0;
+
+	(void)state;
+	restart_decide_memory(&cfg, &h, 0, 100, &delay);
+	restart_decide_memory(&cfg, &h, 200, 300, &delay);
+	restart_decide_memory(&cfg, &h, 400, 500, &delay);
+	assert_int_equal(delay, 4000);
+	restart_decide_memory(&cfg, &h, 1000, 1000 + 600000, &delay);
+	assert_int_equal(delay, 1000);
+	cfg.max_restarts = 0;
+	assert_int_equal(restart_decide_memory(&cfg, &h, 0, 10, &delay), VERDICT_GIVE_UP);
+}
+
 static void
 remap_only_listed_codes(void **state)
 {
@@ -145,7 +204,6 @@ remap_only_listed_codes(void **state)
 	assert_int_equal(remap_exit_status(&cfg, 0), 0);
 	assert_int_equal(remap_exit_status(&cfg, 300), 300);
 }
-
 
 static void
 measures(void **state)
@@ -227,6 +285,9 @@ main(void)
 	    cmocka_unit_test(gives_up_after_max_restarts_within_the_window),
 	    cmocka_unit_test(old_restarts_leave_the_window),
 	    cmocka_unit_test(zero_max_restarts_never_restarts),
+	    cmocka_unit_test(memory_restarts_whatever_the_policy),
+	    cmocka_unit_test(memory_restarts_count_toward_giving_up),
+	    cmocka_unit_test(memory_backoff_resets_after_a_healthy_window),
 	    cmocka_unit_test(remap_only_listed_codes),
 	    cmocka_unit_test(measures),
 	    cmocka_unit_test(thresholds),

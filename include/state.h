@@ -21,6 +21,7 @@ struct service_state_info {
 	const char *last_restart_reason; /* NULL: none yet */
 	int last_exit_status;		 /* -1: none yet */
 	const char *last_sample_json;	 /* NULL: no sample yet */
+	const char *socket;		 /* the notify socket's name; NULL: left out */
 };
 
 /* Returns 0, or 1 with errno set. */
@@ -32,7 +33,9 @@ int state_read(const char *path, char **content);
 
 /* Looks up a top-level string or literal field of the state JSON written
  * by state_write (not a general JSON parser). Returns 0 and copies the
- * value without quotes into out, or 1 when it is absent. */
+ * value without quotes into out, a string's escapes undone, or 1 when it
+ * is absent. A value too long for out is cut. `memwarden release` finds
+ * memwarden's socket as the "socket" field. */
 int state_field(const char *json, const char *key, char *out, size_t outlen);
 
 #endif

@@ -48,6 +48,9 @@ format_state(char *buf, size_t cap, const struct service_state_info *info)
 		     (int)info->service_pid);
 	if (n > 0 && (size_t)n < cap - len)
 		len += (size_t)n;
+	/* Before last_sample: state_field finds the first occurrence. */
+	if (info->socket != NULL)
+		add_string(buf, &len, cap, "socket", info->socket);
 	add_string(buf, &len, cap, "state", info->state);
 	n = snprintf(buf + len, cap - len, "\"ready\":%s,\"restarts\":%u,",
 		     info->ready ? "true" : "false", info->restarts);
@@ -193,11 +196,79 @@ state_read(const char *path, char **content)
 	return 0;
 }
 
+static void
+put_byte(char *out, size_t *n, size_t outlen, unsigned c)
+{
+	if (*n + 1 < outlen)
+		out[(*n)++] = (char)c;
+}
+
+/* Reads the 4 hex digits of a \uXXXX escape. No sscanf: in a static
+ * glibc it would add its 100 kB to PID 1 (see log.c). */
+static int
+hex4(const char *p, unsigned *c)
+{
+	unsigned i, d;
+
+	*c = 0;
+	for (i = 0; i < 4; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			d = (unsigned)(p[i] - '0');
+		else if ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f')
+			d = (unsigned)((p[i] | 0x20) - 'a' + 10);
+		else
+			return 1;
+		*c = *c << 4 | d;
+	}
+	return 0;
+}
+
+/* Copies the JSON string at p (after its opening quote) into out, undoing
+ * what json_escape did (it writes \uXXXX only for control bytes and
+ * U+FFFD). Returns 1 when the string is not closed. */
+static int
+unescape(const char *p, char *out, size_t outlen)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *e;
+	unsigned c;
+	size_t n = 0;
+
+	for (; *p != '"'; p++) {
+		if (*p == '\0')
+			return 1;
+		if (*p != '\\') {
+			put_byte(out, &n, outlen, (unsigned char)*p);
+			continue;
+		}
+		p++;
+		if (*p == 'u' && hex4(p + 1, &c) == 0) {
+			if (c < 0x80) {
+				put_byte(out, &n, outlen, c);
+			} else if (c < 0x800) {
+				put_byte(out, &n, outlen, 0xc0 | c >> 6);
+				put_byte(out, &n, outlen, 0x80 | (c & 0x3f));
+			} else {
+				put_byte(out, &n, outlen, 0xe0 | c >> 12);
+				put_byte(out, &n, outlen, 0x80 | (c >> 6 & 0x3f));
+				put_byte(out, &n, outlen, 0x80 | (c & 0x3f));
+			}
+			p += 4;
+		} else if (*p != '\0' && (e = strchr(from, *p)) != NULL) {
+			put_byte(out, &n, outlen, (unsigned char)to[e - from]);
+		} else {
+			return 1;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 int
 state_field(const char *json, const char *key, char *out, size_t outlen)
 {
 	char pattern[64];
-	const char *p, *end;
+	const char *p;
 	size_t n;
 
 	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
@@ -205,15 +276,9 @@ state_field(const char *json, const char *key, char *out, size_t outlen)
 	if (p == NULL || outlen == 0)
 		return 1;
 	p += strlen(pattern);
-	if (*p == '"') {
-		p++;
-		end = strchr(p, '"');
-	} else {
-		end = p + strcspn(p, ",}\n");
-	}
-	if (end == NULL)
-		return 1;
-	n = (size_t)(end - p);
+	if (*p == '"')
+		return unescape(p + 1, out, outlen);
+	n = strcspn(p, ",}\n");
 	if (n >= outlen)
 		n = outlen - 1;
 	memcpy(out, p, n);

@@ -37,6 +37,7 @@ struct monitor {
 	uint64_t measures[MONITOR_HISTORY];
 	unsigned head, count;
 	uint64_t oom_kill_seen;
+	bool oom_pending; /* an OOM kill seen, not yet taken by the supervisor */
 	uint64_t next_summary_ms;
 	char state_json[256]; /* the last sample, for the state file */
 	bool read_warned;
@@ -52,8 +53,18 @@ int monitor_setup(struct monitor *m, const struct config *cfg);
  * events to wait for. Returns how many. */
 unsigned monitor_fds(const struct monitor *m, int *fds, uint32_t *events, unsigned max);
 
-/* fd number i of monitor_fds became ready: take a sample. */
-void monitor_on_fd(struct monitor *m, unsigned i);
+/* fd number i of monitor_fds became ready: take a sample. Returns true
+ * when a sample was taken (a burst of notifications may be skipped). */
+bool monitor_on_fd(struct monitor *m, unsigned i);
+
+/* Whether a sample saw the kernel's oom_kill counter rise since the last
+ * call (the event is logged already; the supervisor decides what next). */
+bool monitor_take_oom(struct monitor *m);
+
+/* Growth of the measure over the samples kept, bytes per second (0 when
+ * not growing), and the limit in force (0: the guard is off). */
+uint64_t monitor_growth(const struct monitor *m);
+uint64_t monitor_limit(const struct monitor *m);
 
 /* The service's main process was SIGKILLed: sample now, so that an OOM
  * kill is reported with its figures before anything else happens. Returns

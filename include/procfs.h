@@ -6,6 +6,7 @@
 #ifndef MEMWARDEN_PROCFS_H
 #define MEMWARDEN_PROCFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,5 +33,8 @@ int procfs_read_status(pid_t pid, struct proc_mem *m);
  * Returns how many were stored; max means there may be more. A process
  * that exits during the walk is left out. */
 size_t procfs_service_processes(struct proc_mem *out, size_t max);
+
+/* Whether pid is a descendant of memwarden (walking up its parents). */
+bool procfs_is_descendant(pid_t pid);
 
 #endif

@@ -9,6 +9,7 @@
 #ifndef MEMWARDEN_SPAWN_H
 #define MEMWARDEN_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -41,6 +42,11 @@ struct preload_plan;
 /* The allocator's variables (LD_PRELOAD, MALLOC_CONF, GLIBC_TUNABLES),
  * decided at start-up, that service_environment adds last. NULL: none. */
 void spawn_set_preload(const struct preload_plan *plan);
+
+/* The notify socket's name (SPEC section 6), given to the service as
+ * MEMWARDEN_SOCKET for the agent and, with notify_protocol (ready =
+ * notify), as NOTIFY_SOCKET. NULL: neither. */
+void spawn_set_notify(const char *name, bool notify_protocol);
 
 /* The environment of the service: memwarden's own, with [environment]
  * and, when [service] user is set, HOME, USER and LOGNAME. NULL when out

@@ -362,7 +362,9 @@ static const struct key keys[] = {
      .def = "3",
      .min = 1,
      .max = 1000,
-     .doc = "How many samples in a row usage must stay above hard before the action.",
+     .doc = "How many samples above hard before the action: in a row, or within the last "
+	    "2 x hard_for (a service flapping at the edge is not spared). Sooner when the "
+	    "growth rate says the limit comes first.",
      .off = FIELD(hard_for)},
     {.section = "memory",
      .name = "release_interval",

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "monitor.h"
+#include "notify.h"
 #include "preload.h"
 #include "signals.h"
 #include "spawn.h"
@@ -31,7 +32,7 @@ static const char usage_text[] =
     "usage: memwarden [-c FILE] [-s SECTION.KEY=VALUE]... [-v|-q] [--] COMMAND [ARG...]\n"
     "       memwarden check  [-c FILE] [-s SECTION.KEY=VALUE]... [--template]\n"
     "       memwarden status [--state FILE] [--json] [--ready]\n"
-    "       memwarden release [--state FILE]\n"
+    "       memwarden release [--state FILE] [--json]\n"
     "       memwarden --version | -h | --help\n"
     "\n"
     "Runs COMMAND as a supervised service: reaps zombies, forwards signals, shuts\n"
@@ -45,7 +46,8 @@ static const char usage_text[] =
     "  status      print the state of a running memwarden; --ready exits 0 only\n"
     "              when its service is running and ready (1 otherwise, 3 when\n"
     "              there is no state file)\n"
-    "  release     ask a running memwarden to release memory now\n"
+    "  release     ask a running memwarden to release memory now and print what\n"
+    "              each process reports (--json: one object a line)\n"
     "\n"
     "Environment: MEMWARDEN_CONFIG, MEMWARDEN_<SECTION>_<KEY>=VALUE.\n"
     "Exit status: the service's; 128+N if it was killed by signal N; 126 if the\n"
@@ -257,7 +259,7 @@ parse_state_options(int argc, char **argv, bool is_status, struct state_options 
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		if (c == 'S') {
 			o->state = optarg;
-		} else if ((c == 'j' || c == 'r') && is_status) {
+		} else if (c == 'j' || (c == 'r' && is_status)) {
 			o->json |= c == 'j';
 			o->ready |= c == 'r';
 		} else if (c == 'h') {
@@ -340,27 +342,90 @@ cmd_status(int argc, char **argv)
 	return 0;
 }
 
+/* glibc's malloc_trim walks every arena and may take seconds in a large
+ * process; memwarden itself ends its wait sooner and says it is done. */
+#define RELEASE_TIMEOUT_MS 15000
+
+struct release_output {
+	bool json;
+	unsigned reports;
+};
+
+static void
+print_report(const struct release_report *r, void *arg)
+{
+	struct release_output *out = arg;
+	char line[512];
+
+	if (notify_report_line(r, out->json, line, sizeof(line)) != 0)
+		printf("%s\n", line);
+	/* One line as each process answers, also into a pipe. */
+	fflush(stdout);
+	out->reports++;
+}
+
+/* Says why no report came back: r and errno from notify_request_release. */
+static void
+release_failure(int r, int err, const struct release_done *done, const char *socket)
+{
+	if (r == 0 && done->signalled == 0)
+		fprintf(stderr,
+			"memwarden: release: no process of the service has the agent's "
+			"release handler (%u skipped)\n",
+			done->skipped);
+	else if (r == 0)
+		fprintf(stderr, "memwarden: release: %u processes signalled, none answered\n",
+			done->signalled);
+	else if (err == ETIMEDOUT)
+		fprintf(stderr, "memwarden: release: no answer from memwarden within %d s\n",
+			RELEASE_TIMEOUT_MS / 1000);
+	else if (err == ECONNREFUSED)
+		fprintf(stderr, "memwarden: release: nothing listens on %s: memwarden is gone\n",
+			socket);
+	else
+		fprintf(stderr, "memwarden: release: cannot ask memwarden on %s: %s\n", socket,
+			strerror(err));
+}
+
 static int
 cmd_release(int argc, char **argv)
 {
 	struct state_options o = {0};
-	char path[4096];
+	struct release_output out = {0};
+	struct release_done done;
+	char path[4096], socket[NOTIFY_NAME_MAX], line[256];
 	char *json;
-	int r;
+	bool live;
+	int r, err;
 
 	if (parse_state_options(argc, argv, false, &o) != 0)
 		return EXIT_USAGE;
 	r = open_state(&o, &json, path, sizeof(path));
 	if (r != 0)
 		return r;
-	r = state_is_live(json);
+	live = state_is_live(json);
+	r = state_field(json, "socket", socket, sizeof(socket));
 	free(json);
-	if (!r) {
+	if (!live) {
 		fprintf(stderr, "memwarden: nothing is running: the memwarden of %s has stopped\n",
 			path);
 		return 1;
 	}
-	fprintf(stderr, "memwarden: release: this build cannot release memory yet (no agent)\n");
+	if (r != 0 || socket[0] != '@') {
+		fprintf(stderr, "memwarden: release: the state file %s names no socket\n", path);
+		return 1;
+	}
+	out.json = o.json;
+	r = notify_request_release(socket, RELEASE_TIMEOUT_MS, print_report, &out, &done);
+	err = errno;
+	if (r == 0 && notify_done_line(&done, o.json, line, sizeof(line)) != 0)
+		printf("%s\n", line);
+	else if (r != 0 && out.reports > 0)
+		fprintf(stderr, "memwarden: release: memwarden did not say it was done (%s)\n",
+			strerror(err));
+	if (out.reports > 0)
+		return 0;
+	release_failure(r, err, &done, socket);
 	return 1;
 }
 
@@ -414,9 +479,6 @@ cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	spawn_set_preload(&preload);
-	if (cfg.ready != READY_STARTED)
-		log_warnx("start", "this version supports only [service] ready = started: "
-				   "the service will never be reported ready");
 	status = supervisor_run(&cfg, &inherited, sigfd, &monitor);
 	spawn_set_preload(NULL);
 	preload_free(&preload);

@@ -61,22 +61,27 @@ arm_timer(struct monitor *m, uint64_t ms)
 		log_warn("memory", "timerfd_settime");
 }
 
-/* Growth in bytes per second over the samples kept, 0 when not growing. */
+/* Growth in bytes per second, 0 when not growing: from the lowest of the
+ * samples kept to the newest. The lowest, not the oldest: after a restart
+ * or a release the ring still holds the high samples from before the drop,
+ * and the slope from those would hide the regrowth for 8 samples. */
 static uint64_t
 growth_per_s(const struct monitor *m)
 {
-	unsigned oldest;
-	uint64_t dt, newest_v, oldest_v;
+	unsigned i, at, low = m->head;
+	uint64_t dt, newest_v = m->measures[m->head];
 
-	if (m->count < 2)
+	for (i = 1; i < m->count; i++) {
+		at = (m->head + MONITOR_HISTORY - i) % MONITOR_HISTORY;
+		if (m->measures[at] < m->measures[low])
+			low = at;
+	}
+	if (low == m->head || newest_v <= m->measures[low])
 		return 0;
-	oldest = (m->head + MONITOR_HISTORY - (m->count - 1)) % MONITOR_HISTORY;
-	newest_v = m->measures[m->head];
-	oldest_v = m->measures[oldest];
-	dt = m->history[m->head].time_ms - m->history[oldest].time_ms;
-	if (dt == 0 || newest_v <= oldest_v)
+	dt = m->history[m->head].time_ms - m->history[low].time_ms;
+	if (dt == 0)
 		return 0;
-	return (newest_v - oldest_v) * 1000 / dt;
+	return (newest_v - m->measures[low]) * 1000 / dt;
 }
 
 static void
@@ -215,8 +220,10 @@ sample(struct monitor *m, pid_t killed)
 	remember(m, &s, measure);
 	if (s.has_oom_kill && s.events_oom_kill > m->oom_kill_seen) {
 		oom = m->count > 1; /* the first sample is the baseline */
-		if (oom)
+		if (oom) {
 			report_oom(m, &s, killed);
+			m->oom_pending = true;
+		}
 		m->oom_kill_seen = s.events_oom_kill;
 	}
 	/* The next sample first, so that the summary tells the interval
@@ -312,7 +319,7 @@ monitor_fds(const struct monitor *m, int *fds, uint32_t *events, unsigned max)
 	return n;
 }
 
-void
+bool
 monitor_on_fd(struct monitor *m, unsigned i)
 {
 	uint64_t expirations;
@@ -334,9 +341,31 @@ monitor_on_fd(struct monitor *m, unsigned i)
 		 * hundred times a second: no more than a sample per
 		 * fast_interval for that. */
 		if (recent)
-			return;
+			return false;
 	}
 	(void)sample(m, 0);
+	return true;
+}
+
+bool
+monitor_take_oom(struct monitor *m)
+{
+	bool seen = m->oom_pending;
+
+	m->oom_pending = false;
+	return seen;
+}
+
+uint64_t
+monitor_growth(const struct monitor *m)
+{
+	return growth_per_s(m);
+}
+
+uint64_t
+monitor_limit(const struct monitor *m)
+{
+	return m->limit;
 }
 
 bool

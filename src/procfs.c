@@ -242,3 +242,42 @@ procfs_service_processes(struct proc_mem *out, size_t max)
 		n = add_children(out[i].pid, out[i].threads, out, n, max);
 	return n;
 }
+
+/* The parent of pid from /proc/PID/stat ("pid (comm) S ppid ..."; comm
+ * may hold spaces and parentheses: the last ')' ends it). 0 when gone. */
+static pid_t
+parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd, ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+bool
+procfs_is_descendant(pid_t pid)
+{
+	pid_t self = getpid();
+	int depth;
+
+	/* Bounded: a chain that long is not a service's. */
+	for (depth = 0; depth < 64 && pid > 1; depth++) {
+		pid = parent_of(pid);
+		if (pid == self)
+			return true;
+	}
+	return false;
+}

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,17 +8,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_proto.h"
 #include "preload.h"
 #include "spawn.h"
 
 extern char **environ;
 
+/* The preload's variables: however many its plan has room for. */
+#define PRELOAD_ENV_MAX (sizeof(((struct preload_plan *)0)->env) / sizeof(char *))
+
 static const struct preload_plan *preload_plan;
+/* "MEMWARDEN_SOCKET=@name" and "NOTIFY_SOCKET=@name" (or NULL). */
+static char agent_socket_var[128], notify_socket_var[128];
+static bool notify_socket_set;
 
 void
 spawn_set_preload(const struct preload_plan *plan)
 {
 	preload_plan = plan;
+}
+
+void
+spawn_set_notify(const char *name, bool notify_protocol)
+{
+	agent_socket_var[0] = notify_socket_var[0] = '\0';
+	notify_socket_set = false;
+	if (name == NULL)
+		return;
+	snprintf(agent_socket_var, sizeof(agent_socket_var), "%s=%s", AGENT_SOCKET_ENV, name);
+	if (notify_protocol) {
+		snprintf(notify_socket_var, sizeof(notify_socket_var), "NOTIFY_SOCKET=%s", name);
+		notify_socket_set = true;
+	}
 }
 
 const char *
@@ -85,13 +107,20 @@ service_environment(const struct config *cfg, char **environ_in)
 		extra_bytes += 3 * 16 + (c->home ? strlen(c->home) : 0) +
 			       2 * (c->user_name ? strlen(c->user_name) : 0);
 	}
-	slots = base + cfg->n_environment + 3 + 3 + 1;
+	/* HOME, USER, LOGNAME; the preload's; the two sockets; NULL. */
+	slots = base + cfg->n_environment + 3 + PRELOAD_ENV_MAX + 2 + 1;
 	env = malloc(slots * sizeof(char *) + extra_bytes);
 	if (env == NULL)
 		return NULL;
 	strings = (char *)(env + slots);
-	for (i = 0; i < base; i++)
+	for (i = 0; i < base; i++) {
+		/* memwarden's own NOTIFY_SOCKET (it may be a systemd service)
+		 * is not the service's: the service notifies memwarden, or no
+		 * one (SPEC section 6). */
+		if (strncmp(environ_in[i], "NOTIFY_SOCKET=", 14) == 0)
+			continue;
 		env[n++] = environ_in[i];
+	}
 	if (c->set_uid && c->home) {
 		sprintf(strings, "HOME=%s", c->home);
 		env_set(env, &n, strings);
@@ -106,8 +135,12 @@ service_environment(const struct config *cfg, char **environ_in)
 	}
 	for (i = 0; i < cfg->n_environment; i++)
 		env_set(env, &n, cfg->environment[i]);
-	for (i = 0; preload_plan && i < 3 && preload_plan->env[i]; i++)
+	for (i = 0; preload_plan && i < PRELOAD_ENV_MAX && preload_plan->env[i]; i++)
 		env_set(env, &n, preload_plan->env[i]);
+	if (agent_socket_var[0])
+		env_set(env, &n, agent_socket_var);
+	if (notify_socket_set)
+		env_set(env, &n, notify_socket_var);
 	env[n] = NULL;
 	return env;
 }

@@ -20,11 +20,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "log.h"
 #include "monitor.h"
+#include "notify.h"
 #include "parse.h"
 #include "policy.h"
+#include "procfs.h"
+#include "ready.h"
 #include "reap.h"
+#include "release.h"
 #include "spawn.h"
 #include "state.h"
 #include "supervisor.h"
@@ -39,11 +44,15 @@
 enum phase { PH_STARTING, PH_RUNNING, PH_DRAINING, PH_STOPPING, PH_BACKOFF, PH_DONE };
 enum after_stop { AFTER_EXIT, AFTER_RESTART };
 /* Where an epoll event came from; the monitor's fds are SRC_MONITOR + i. */
-enum source { SRC_SIGNAL = 1, SRC_TIMER, SRC_EXEC, SRC_MONITOR = 16 };
+enum source { SRC_SIGNAL = 1, SRC_TIMER, SRC_EXEC, SRC_NOTIFY, SRC_MONITOR = 16 };
 
 /* The sample in the state file is rewritten when it moved by 1% of the
  * limit, and at least this often; a change of state rewrites it at once. */
 #define STATE_SAMPLE_EVERY_MS 10000
+/* How often a tcp/file readiness probe looks, until the service is ready. */
+#define READY_POLL_MS 100
+/* Notify datagrams handled per wake-up, like signals. */
+#define NOTIFY_PER_WAKEUP 64
 
 struct supervisor {
 	const struct config *cfg;
@@ -52,6 +61,10 @@ struct supervisor {
 	pid_t self;
 	bool namespace_init; /* PID 1 of a PID namespace */
 	int epfd, sigfd, timerfd, execfd;
+	struct notify notify; /* fd -1: none (the agent cannot report) */
+	struct release release;
+	struct guard guard;
+	struct guard_params guard_params;
 
 	enum phase phase;
 	pid_t main_pid; /* 0 when no instance runs */
@@ -61,6 +74,16 @@ struct supervisor {
 	bool exec_failed; /* this instance never got to exec */
 
 	bool shutdown; /* SIGTERM received */
+	/* A restart memwarden decided (memory.hard or an OOM kill), from
+	 * the decision until the new instance is spawned. */
+	bool memory_restart;
+	const char *restart_reason; /* "memory" or "oom" */
+	uint64_t restart_began_ms;
+	uint64_t drain_ended_ms;  /* every process of the old instance gone */
+	uint64_t restart_measure; /* the measure that decided it */
+	bool restart_killed;	  /* SIGKILL was needed: not graceful */
+	bool restart_oom;	  /* the kernel OOM-killed during the stop */
+	bool gave_up;		  /* too many memory restarts: exit */
 	enum after_stop after;
 	uint64_t restart_delay_ms;
 	uint64_t deadline_ms; /* end of the drain, the stop_timeout or the back-off */
@@ -115,6 +138,40 @@ set_phase(struct supervisor *s, enum phase phase)
 	s->dirty = true;
 }
 
+/* Readiness changes are logged: they gate the service's traffic. */
+static void
+set_ready(struct supervisor *s, bool ready, const char *how)
+{
+	if (s->ready == ready)
+		return;
+	s->ready = ready;
+	s->dirty = true;
+	if (ready)
+		log_event(LOG_INFO, "ready",
+			  LOG_FIELDS(LF_INT("pid", s->main_pid), LF_STR("how", how)),
+			  "service ready (%s)", how);
+}
+
+/* A tcp/file/delay probe, while the service runs and is not ready. */
+static bool
+probing(const struct supervisor *s)
+{
+	return s->phase == PH_RUNNING && !s->ready && !s->shutdown && !s->memory_restart &&
+	       ready_needs_probe(s->cfg);
+}
+
+static void
+probe_ready(struct supervisor *s)
+{
+	bool ready = false;
+
+	if (probing(s) && ready_probe(s->cfg, s->started_ms, now_ms(), &ready) == 0 && ready)
+		set_ready(s, true,
+			  s->cfg->ready == READY_TCP	? "tcp"
+			  : s->cfg->ready == READY_FILE ? "file"
+							: "delay");
+}
+
 static void
 publish_state(struct supervisor *s)
 {
@@ -128,6 +185,7 @@ publish_state(struct supervisor *s)
 	    .last_restart_reason = s->last_restart_reason,
 	    .last_exit_status = s->last_status,
 	    .last_sample_json = monitor_state_json(s->monitor),
+	    .socket = s->notify.fd >= 0 ? s->notify.name : NULL,
 	};
 
 	s->dirty = false;
@@ -181,6 +239,38 @@ close_execfd(struct supervisor *s)
 
 static void finish_stop(struct supervisor *s);
 static void instance_ended(struct supervisor *s, int status);
+static void begin_memory_restart(struct supervisor *s, const char *reason, bool main_gone);
+
+/* The `restart` event of a memory restart, once the new instance runs:
+ * why, the figures that decided it, and how long each part took. */
+static void
+log_memory_restart(struct supervisor *s)
+{
+	uint64_t now = now_ms(), limit = monitor_limit(s->monitor);
+	uint64_t drain =
+	    s->drain_ended_ms > s->restart_began_ms ? s->drain_ended_ms - s->restart_began_ms : 0;
+
+	log_event(
+	    LOG_WARN, "restart",
+	    LOG_FIELDS(
+		LF_STR("reason", s->restart_reason), LF_UINT("value", s->restart_measure),
+		LF_UINT("limit", limit),
+		LF_DBL("percent", limit ? (double)s->restart_measure * 100.0 / (double)limit : 0.0),
+		LF_BOOL("graceful", !s->restart_killed && !s->restart_oom),
+		LF_BOOL("oom_killed", s->restart_oom), LF_UINT("drain_ms", drain),
+		LF_UINT("restart_ms", now - s->restart_began_ms),
+		LF_UINT("backoff_ms", s->restart_delay_ms), LF_UINT("restarts", s->history.total),
+		LF_INT("pid", s->main_pid)),
+	    "restarted for %s in %llu ms (%s)", s->restart_reason,
+	    (unsigned long long)(now - s->restart_began_ms),
+	    s->restart_oom	? "the kernel OOM-killed first"
+	    : s->restart_killed ? "SIGKILL was needed"
+				: "graceful");
+	s->memory_restart = false;
+	s->restart_killed = false;
+	s->restart_oom = false;
+	s->drain_ended_ms = 0;
+}
 
 static void
 spawn_instance(struct supervisor *s)
@@ -188,6 +278,8 @@ spawn_instance(struct supervisor *s)
 	char **argv = s->cfg->argv;
 
 	s->instance++;
+	guard_reset(&s->guard);
+	ready_prepare(s->cfg);
 	s->started_ms = now_ms();
 	s->exec_failed = false;
 	if (spawn_service(s->cfg, s->inherited, &s->main_pid, &s->execfd) != 0) {
@@ -202,6 +294,8 @@ spawn_instance(struct supervisor *s)
 		  LOG_FIELDS(LF_INT("pid", s->main_pid), LF_STR("command", argv[0]),
 			     LF_UINT("instance", s->instance)),
 		  "started %s as pid %d", argv[0], (int)s->main_pid);
+	if (s->memory_restart)
+		log_memory_restart(s);
 }
 
 /* "cannot execute CMD: ENOENT", or the step between fork and exec that
@@ -241,7 +335,8 @@ check_exec(struct supervisor *s)
 	if (r == 0) {
 		if (s->phase == PH_STARTING) {
 			set_phase(s, PH_RUNNING);
-			s->ready = s->cfg->ready == READY_STARTED;
+			if (s->cfg->ready == READY_STARTED)
+				set_ready(s, true, "started");
 		}
 		return;
 	}
@@ -285,8 +380,9 @@ instance_ended(struct supervisor *s, int status)
 	s->ready = false;
 	s->last_status = status;
 	s->dirty = true;
-	if (s->shutdown) {
-		s->after = AFTER_EXIT;
+	if (s->shutdown || s->memory_restart) {
+		/* An end memwarden asked for: what comes next is decided. */
+		s->after = s->shutdown ? AFTER_EXIT : AFTER_RESTART;
 		if (s->phase != PH_STOPPING) {
 			stop_leftovers(s); /* it ended while draining */
 		} else if (!s->killed) {
@@ -355,24 +451,39 @@ on_reaped(void *ctx, pid_t pid, int wstatus)
 	log_exit(s, pid, wstatus);
 	/* SIGKILL may be the kernel's OOM killer: look at once, while the
 	 * figures are still those of the moment. */
-	if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
-		(void)monitor_check_oom(s->monitor, pid);
+	if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL &&
+	    (monitor_check_oom(s->monitor, pid) || monitor_take_oom(s->monitor))) {
+		(void)monitor_take_oom(s->monitor);
+		s->last_status = wait_status_code(wstatus);
+		if (s->memory_restart)
+			s->restart_oom = true;
+		else
+			begin_memory_restart(s, "oom", true);
+	}
 	instance_ended(s, wait_status_code(wstatus));
 }
 
+/* The events of stopping the service tell whether memwarden exits after
+ * it or restarts the service for its memory. */
+static const char *
+stop_event(const struct supervisor *s)
+{
+	return s->memory_restart && !s->shutdown ? "restart.stop" : "shutdown";
+}
+
 static void
-begin_stop(struct supervisor *s)
+begin_stop(struct supervisor *s, enum after_stop after)
 {
 	char name[32];
 	pid_t target = s->cfg->signal_group ? -s->main_pid : s->main_pid;
 
 	signal_name(s->cfg->stop_signal, name, sizeof(name));
-	log_event(LOG_INFO, "shutdown",
+	log_event(LOG_INFO, stop_event(s),
 		  LOG_FIELDS(LF_STR("phase", "stop"), LF_STR("signal", name),
 			     LF_UINT("stop_timeout_ms", s->cfg->stop_timeout_ms)),
 		  "sending SIG%s, waiting up to %llu ms", name,
 		  (unsigned long long)s->cfg->stop_timeout_ms);
-	s->after = AFTER_EXIT;
+	s->after = after;
 	s->killed = false;
 	s->deadline_ms = now_ms() + s->cfg->stop_timeout_ms;
 	set_phase(s, PH_STOPPING);
@@ -383,12 +494,57 @@ begin_stop(struct supervisor *s)
 static void
 kill_everything(struct supervisor *s, const char *why)
 {
-	log_event(LOG_WARN, "shutdown", LOG_FIELDS(LF_STR("phase", "kill")),
+	log_event(LOG_WARN, stop_event(s), LOG_FIELDS(LF_STR("phase", "kill")),
 		  "%s: sending SIGKILL to every process of the service", why);
 	signal_service_processes(SIGKILL, s->namespace_init);
 	s->killed = true;
+	if (s->memory_restart)
+		s->restart_killed = true;
 	s->kill_deadline_ms = now_ms() + KILL_WAIT_MS;
 	set_phase(s, PH_STOPPING);
+}
+
+/*
+ * memwarden restarts the service for its memory (memory.hard with action =
+ * restart, or an OOM kill): not ready, drain_delay, stop_signal,
+ * stop_timeout, SIGKILL, reap, then a new instance after the back-off.
+ * main_gone: the main process has already ended (its reaping follows).
+ */
+static void
+begin_memory_restart(struct supervisor *s, const char *reason, bool main_gone)
+{
+	enum restart_verdict verdict;
+	uint64_t now = now_ms();
+
+	if (s->shutdown || s->memory_restart || s->phase == PH_DONE)
+		return;
+	verdict =
+	    restart_decide_memory(s->cfg, &s->history, s->started_ms, now, &s->restart_delay_ms);
+	if (verdict == VERDICT_GIVE_UP) {
+		give_up(s, s->last_status);
+		s->gave_up = true;
+		s->shutdown = true; /* stop it and exit */
+	} else {
+		s->memory_restart = true;
+	}
+	s->restart_reason = reason;
+	s->last_restart_reason = reason;
+	s->restart_began_ms = now;
+	s->restart_measure = monitor_last_measure(s->monitor);
+	s->restart_killed = false;
+	s->restart_oom = strcmp(reason, "oom") == 0;
+	s->ready = false;
+	s->dirty = true;
+	if (main_gone || s->main_pid == 0)
+		return; /* instance_ended carries on */
+	if (s->cfg->drain_delay_ms == 0) {
+		begin_stop(s, s->shutdown ? AFTER_EXIT : AFTER_RESTART);
+		return;
+	}
+	log_event(LOG_INFO, stop_event(s), LOG_FIELDS(LF_STR("phase", "drain")),
+		  "not ready; draining for %llu ms", (unsigned long long)s->cfg->drain_delay_ms);
+	s->deadline_ms = now + s->cfg->drain_delay_ms;
+	set_phase(s, PH_DRAINING);
 }
 
 static void
@@ -412,8 +568,16 @@ on_sigterm(struct supervisor *s)
 			stop_leftovers(s);
 		return;
 	}
+	if (s->phase == PH_STOPPING) {
+		/* A memory restart is stopping the service already: same
+		 * deadline, but no new instance after it. */
+		s->after = AFTER_EXIT;
+		return;
+	}
+	if (s->phase == PH_DRAINING)
+		return; /* a memory restart's drain: it ends as planned */
 	if (s->cfg->drain_delay_ms == 0) {
-		begin_stop(s);
+		begin_stop(s, AFTER_EXIT);
 		return;
 	}
 	log_event(LOG_INFO, "shutdown", LOG_FIELDS(LF_STR("phase", "drain")),
@@ -488,9 +652,15 @@ finish_stop(struct supervisor *s)
 			log_event(LOG_INFO, "shutdown", LOG_FIELDS(LF_STR("phase", "done")),
 				  "every process of the service has ended");
 		s->exit_status = remap_exit_status(s->cfg, s->last_status < 0 ? 0 : s->last_status);
+		/* Given up on memory restarts, the orchestrator must see a
+		 * failure even when the service stopped cleanly. */
+		if (s->gave_up && s->exit_status == 0)
+			s->exit_status = 1;
 		set_phase(s, PH_DONE);
 		return;
 	}
+	if (s->memory_restart)
+		s->drain_ended_ms = now_ms();
 	s->deadline_ms = now_ms() + s->restart_delay_ms;
 	set_phase(s, PH_BACKOFF);
 }
@@ -525,7 +695,7 @@ advance(struct supervisor *s)
 	switch (s->phase) {
 	case PH_DRAINING:
 		if (now >= s->deadline_ms)
-			begin_stop(s);
+			begin_stop(s, s->shutdown ? AFTER_EXIT : AFTER_RESTART);
 		break;
 	case PH_STOPPING:
 		advance_stopping(s, now);
@@ -534,9 +704,13 @@ advance(struct supervisor *s)
 		if (now >= s->deadline_ms)
 			spawn_instance(s);
 		break;
+	case PH_RUNNING:
+		probe_ready(s);
+		break;
 	default:
 		break;
 	}
+	(void)release_tick(&s->release, &s->notify, now);
 }
 
 /* The one timer: the phase's deadline, or the poll while stopping. */
@@ -551,6 +725,11 @@ arm_timer(struct supervisor *s)
 		at = s->deadline_ms;
 	else if (s->phase == PH_STOPPING)
 		at = now_ms() + STOP_POLL_MS;
+	else if (probing(s))
+		at = s->cfg->ready == READY_DELAY ? s->started_ms + s->cfg->ready_delay_ms
+						  : now_ms() + READY_POLL_MS;
+	if (s->release.active && (at == 0 || s->release.deadline_ms < at))
+		at = s->release.deadline_ms;
 	/* Most passes change nothing (a memory sample while RUNNING): no
 	 * syscall for those. */
 	if (at == s->timer_at)
@@ -576,6 +755,169 @@ drain_timer(struct supervisor *s)
 		;
 }
 
+/* systemd's protocol: READY=1 and STOPPING=1 count only from the service's
+ * own processes, with ready = notify. */
+static void
+on_sd_notify(struct supervisor *s, const struct notify_msg *m)
+{
+	if (!procfs_is_descendant(m->pid)) {
+		if (log_enabled(LOG_DEBUG))
+			log_debug("notify",
+				  "ignored a notification from pid %d, not of the service",
+				  (int)m->pid);
+		return;
+	}
+	if (m->flags & NOTIFY_STATUS)
+		log_event(LOG_INFO, "status",
+			  LOG_FIELDS(LF_INT("pid", m->pid), LF_STR("status", m->status)),
+			  "service status: %s", m->status);
+	if (s->cfg->ready != READY_NOTIFY)
+		return;
+	if ((m->flags & NOTIFY_STOPPING) && s->ready) {
+		set_ready(s, false, "notify");
+		return;
+	}
+	if ((m->flags & NOTIFY_READY) && s->phase == PH_RUNNING && !s->shutdown &&
+	    !s->memory_restart)
+		set_ready(s, true, "notify");
+}
+
+/* A memory event's figures: the measure, the limit, the percent. */
+#define MEMORY_FIGURES(s, threshold_key, threshold)                                                \
+	LF_UINT("value", monitor_last_measure((s)->monitor)),                                      \
+	    LF_UINT("limit", monitor_limit((s)->monitor)), LF_DBL("percent", percent_of_limit(s)), \
+	    LF_UINT(threshold_key, threshold),                                                     \
+	    LF_UINT("growth_per_s", monitor_growth((s)->monitor))
+
+static double
+percent_of_limit(const struct supervisor *s)
+{
+	uint64_t limit = monitor_limit(s->monitor);
+
+	return limit ? (double)monitor_last_measure(s->monitor) * 100.0 / (double)limit : 0.0;
+}
+
+/* action = largest: stop_signal to the largest process of the service
+ * other than the main one; its master starts a fresh one. */
+static void
+stop_largest(struct supervisor *s)
+{
+	static struct proc_mem procs[RELEASE_PIDS_MAX];
+	size_t n, i, best = RELEASE_PIDS_MAX;
+	char name[32];
+
+	n = procfs_service_processes(procs, RELEASE_PIDS_MAX);
+	for (i = 0; i < n; i++)
+		if (procs[i].pid != s->main_pid &&
+		    (best == RELEASE_PIDS_MAX || procs[i].rss > procs[best].rss))
+			best = i;
+	if (best == RELEASE_PIDS_MAX) {
+		log_warnx("memory.hard", "action = largest: the main process is alone");
+		return;
+	}
+	signal_name(s->cfg->stop_signal, name, sizeof(name));
+	if (kill(procs[best].pid, s->cfg->stop_signal) != 0 && errno != ESRCH)
+		log_warn("memory.hard", "cannot send SIG%s to %d", name, (int)procs[best].pid);
+	log_event(LOG_WARN, "action",
+		  LOG_FIELDS(LF_STR("action", "largest"), LF_INT("pid", procs[best].pid),
+			     LF_STR("name", procs[best].name), LF_UINT("rss", procs[best].rss),
+			     LF_STR("signal", name)),
+		  "sent SIG%s to the largest process, pid %d (%s, %llu bytes)", name,
+		  (int)procs[best].pid, procs[best].name, (unsigned long long)procs[best].rss);
+}
+
+static void
+signal_main(struct supervisor *s)
+{
+	char name[32];
+
+	signal_name(s->cfg->action_signal, name, sizeof(name));
+	if (kill(s->main_pid, s->cfg->action_signal) != 0 && errno != ESRCH)
+		log_warn("memory.hard", "cannot send SIG%s to %d", name, (int)s->main_pid);
+	log_event(LOG_WARN, "action",
+		  LOG_FIELDS(LF_STR("action", "signal"), LF_INT("pid", s->main_pid),
+			     LF_STR("signal", name)),
+		  "sent SIG%s to the main process %d", name, (int)s->main_pid);
+}
+
+static const char *const action_names[] = {"restart", "signal", "largest"};
+
+static void
+take_action(struct supervisor *s, const char *why)
+{
+	log_event(LOG_WARN, "memory.hard",
+		  LOG_FIELDS(MEMORY_FIGURES(s, "hard", s->guard_params.hard),
+			     LF_STR("action", action_names[s->cfg->action]), LF_STR("why", why)),
+		  "memory above hard (%s): %s", why, action_names[s->cfg->action]);
+	switch (s->cfg->action) {
+	case ACTION_SIGNAL:
+		signal_main(s);
+		guard_acted(&s->guard, &s->guard_params, now_ms());
+		break;
+	case ACTION_LARGEST:
+		stop_largest(s);
+		guard_acted(&s->guard, &s->guard_params, now_ms());
+		break;
+	case ACTION_RESTART:
+	default:
+		guard_acted(&s->guard, &s->guard_params, now_ms());
+		begin_memory_restart(s, "memory", false);
+		break;
+	}
+}
+
+/* After each sample: an OOM kill it saw, then the guard's verdict. */
+static void
+on_sample(struct supervisor *s)
+{
+	struct guard_verdict v;
+	uint64_t now = now_ms();
+
+	if (monitor_take_oom(s->monitor)) {
+		if (s->memory_restart)
+			s->restart_oom = true; /* too late: the restart was not graceful */
+		else if (s->main_pid > 0 && s->cfg->action == ACTION_RESTART)
+			begin_memory_restart(s, "oom", false); /* a process of it was killed */
+	}
+	if (!s->monitor->on || s->phase != PH_RUNNING || s->shutdown || s->memory_restart)
+		return;
+	v = guard_step(&s->guard, &s->guard_params, monitor_last_measure(s->monitor),
+		       monitor_growth(s->monitor), s->monitor->interval_ms, now);
+	if (v.soft_entered)
+		log_event(LOG_WARN, "memory.soft",
+			  LOG_FIELDS(MEMORY_FIGURES(s, "soft", s->guard_params.soft)),
+			  "memory above soft: %.1f%% of the limit", percent_of_limit(s));
+	if (v.release)
+		(void)release_begin(
+		    &s->release, &s->notify,
+		    monitor_last_measure(s->monitor) >= s->guard_params.hard ? "hard" : "soft",
+		    now);
+	if (v.act)
+		take_action(s, v.why);
+}
+
+static void
+read_notify(struct supervisor *s)
+{
+	struct notify_msg m;
+	unsigned handled;
+	uint64_t now;
+
+	for (handled = 0; handled < NOTIFY_PER_WAKEUP; handled++) {
+		if (notify_receive(&s->notify, &m) != 1)
+			return;
+		now = now_ms();
+		if (m.flags & (NOTIFY_READY | NOTIFY_STOPPING | NOTIFY_STATUS))
+			on_sd_notify(s, &m);
+		if (m.flags & NOTIFY_RELEASE)
+			release_on_report(&s->release, &s->notify, &m.report, now);
+		if (m.flags & NOTIFY_HANDLER)
+			release_on_handler(&s->release, m.pid);
+		if (m.flags & NOTIFY_REQUEST)
+			release_request(&s->release, &s->notify, &m, now);
+	}
+}
+
 static void
 dispatch(struct supervisor *s, uint32_t src)
 {
@@ -590,9 +932,13 @@ dispatch(struct supervisor *s, uint32_t src)
 		if (s->execfd >= 0)
 			check_exec(s);
 		break;
+	case SRC_NOTIFY:
+		read_notify(s);
+		break;
 	default:
 		if (src >= SRC_MONITOR) {
-			monitor_on_fd(s->monitor, src - SRC_MONITOR);
+			if (monitor_on_fd(s->monitor, src - SRC_MONITOR))
+				on_sample(s);
 			if (monitor_sample_moved(s->monitor, s->sample_published,
 						 s->published_measure) ||
 			    now_ms() - s->published_ms >= STATE_SAMPLE_EVERY_MS)
@@ -614,6 +960,18 @@ setup_loop(struct supervisor *s)
 	watch_fd(s, s->sigfd, SRC_SIGNAL);
 	watch_fd(s, s->timerfd, SRC_TIMER);
 	watch_monitor(s);
+	release_init(&s->release, s->cfg->release_signal);
+	guard_params_init(&s->guard_params, s->cfg, monitor_limit(s->monitor),
+			  s->monitor->soft_bytes, s->monitor->hard_bytes);
+	/* Without the socket the service still runs: the agent cannot
+	 * report, so no release is asked for, and ready = notify never
+	 * comes (said once). */
+	if (notify_open(&s->notify) == 0) {
+		watch_fd(s, s->notify.fd, SRC_NOTIFY);
+		spawn_set_notify(s->notify.name, s->cfg->ready == READY_NOTIFY);
+	} else {
+		log_warnx("notify", "no notify socket: no release, no ready = notify");
+	}
 	return 0;
 }
 
@@ -662,6 +1020,7 @@ supervisor_run(const struct config *cfg, const struct inherited_signals *inherit
 	s->namespace_init = s->self == 1;
 	s->sigfd = signal_fd;
 	s->execfd = -1;
+	s->notify.fd = -1;
 	s->last_status = -1;
 	if (setup_loop(s) != 0) {
 		log_error("loop", "cannot set up the event loop");
@@ -674,6 +1033,7 @@ supervisor_run(const struct config *cfg, const struct inherited_signals *inherit
 
 	publish_state(s);
 	status = s->exit_status;
+	notify_close(&s->notify);
 	close(s->timerfd);
 	close(s->epfd);
 	free(s);

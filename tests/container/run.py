@@ -450,6 +450,114 @@ def test_oom_kill(c):
     return "oom.kill %s, %d last samples; events %s" % (json.dumps(extra), len(ev.get("last_samples") or []), names)
 
 
+class _Follow:
+    """Collects the lines of a running podman run's stdout and stderr (a
+    thread each), so a test can wait for memwarden's events while the
+    container runs."""
+
+    def __init__(self, p):
+        import threading
+        self.p = p
+        self.out, self.err = [], []
+        self.threads = [threading.Thread(target=self._read, args=(f, into), daemon=True)
+                        for f, into in ((p.stdout, self.out), (p.stderr, self.err))]
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def _read(f, into):
+        for line in f:
+            into.append(line)
+
+    def events(self, name):
+        return [ev for ev in parse_events("".join(self.err))[0] if ev.get("event") == name]
+
+    def wait_events(self, name, n, timeout):
+        deadline = time.monotonic() + timeout
+        while len(self.events(name)) < n:
+            if self.p.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def finish(self, timeout=30):
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise Failure("the container did not end within %d s; stderr:\n%s"
+                          % (timeout, clip("".join(self.err))))
+        for t in self.threads:
+            t.join(10)
+        r = Run(self.p.returncode, "".join(self.out), "".join(self.err),
+                time.monotonic() - self.p.t0)
+        if verbose:
+            print("  -> %d in %.2f s\n%s%s" % (r.rc, r.elapsed, r.stdout, r.stderr))
+        return r
+
+
+# Memory restarts back off like exit restarts; the test wants several in a
+# row, so the back-off stays short and the give-up far away.
+RESTART_OPTS = ["-s", "service.max_restarts=100", "-s", "service.restart_backoff=100ms",
+                "-s", "service.restart_backoff_max=200ms"]
+RESTARTS = 3
+
+
+def test_leak_restart_in_container(c):
+    """--memory 256m (the cgroup read-only inside, as in Kubernetes),
+    memwarden as PID 1 running a service that leaks 50 MB/s from 100 MB:
+    memwarden restarts it gracefully at the hard threshold (90 %) 3 times
+    in a row, the kernel never OOM-kills (no oom.kill, the cgroup's
+    oom_kill counter 0, peak usage below the limit), every instance
+    finishes its work on SIGTERM (one marker line each), and podman stop
+    then ends the container with 0."""
+    d = c.tmpdir()
+    name, p = c.start(RESTART_OPTS + ["--", "%s/leaker" % BIN, "--rate", "50", "--base-mb", "100",
+                                      "--marker", "/out/marker", "--max-mb", "1024"],
+                      opts=["--memory", "256m", "-v", "%s:/out" % d])
+    f = _Follow(p)
+    # About 3 s a cycle natively ((230 - 100) / 50 MB/s, plus the stop).
+    got = f.wait_events("restart", RESTARTS, 90)
+    look = c.exec_(name, "cat /sys/fs/cgroup/memory/memory.oom_control "
+                   "/sys/fs/cgroup/memory/memory.max_usage_in_bytes "
+                   "/sys/fs/cgroup/memory/memory.limit_in_bytes", run=p)
+    t0 = time.monotonic()
+    s = podman(["stop", "-t", "10", name], timeout=30)
+    r = f.finish()
+    t_stop = time.monotonic() - t0
+    restarts = [ev for ev in r.events if ev.get("event") == "restart"]
+    check(got and len(restarts) >= RESTARTS, "%d restart events within 90 s, want %d (rc %s; "
+          "events %s); stderr:\n%s" % (len(restarts), RESTARTS, r.rc, r.names(), clip(r.stderr)))
+    reasons = [ev.get("reason") for ev in restarts]
+    check(all(x == "memory" for x in reasons), "restart reasons %s, want all \"memory\"" % reasons)
+    figures = [(ev.get("graceful"), ev.get("oom_killed"), ev.get("percent")) for ev in restarts]
+    check(all(ev.get("graceful") is True for ev in restarts),
+          "not every restart was graceful (graceful, oom_killed, percent): %s" % figures)
+    hard = [ev for ev in r.events if ev.get("event") == "memory.hard"]
+    check(len(hard) >= len(restarts), "%d memory.hard events for %d restarts" % (len(hard), len(restarts)))
+    check("oom.kill" not in r.names(), "oom.kill logged: %s" %
+          [ev for ev in r.events if ev.get("event") == "oom.kill"])
+    check(look.returncode == 0, "podman exec cat of the cgroup files failed: %s" % look.stderr)
+    m = re.search(r"^oom_kill (\d+)$", look.stdout, re.M)
+    nums = [int(x) for x in re.findall(r"^(\d+)$", look.stdout, re.M)]
+    check(m and len(nums) == 2, "memory.oom_control etc. unreadable: %r" % look.stdout)
+    check(int(m.group(1)) == 0, "the kernel OOM-killed in the container: %r" % look.stdout)
+    peak, limit = nums
+    check(limit == 256 * 1024 * 1024 and peak < limit,
+          "peak usage %d is not below the limit %d" % (peak, limit))
+    check(s.returncode == 0, "podman stop exited %d: %s" % (s.returncode, s.stderr))
+    check(r.rc == 0, "podman run exited %d after podman stop, want 0; stderr:\n%s" % (r.rc, clip(r.stderr)))
+    marker = os.path.join(d, "marker")
+    lines = open(marker).read().splitlines() if os.path.exists(marker) else []
+    check(all(x.startswith("graceful ") for x in lines), "marker: %r" % lines)
+    check(len(lines) == len(restarts) + 1, "marker has %d lines for %d restarts + the stop: an "
+          "instance did not finish its work: %r" % (len(lines), len(restarts), lines))
+    return "%d restarts at %s %%, restart_ms %s; peak %.1f MB; stopped in %.2f s" % (
+        len(restarts), [round(ev.get("percent", 0), 1) for ev in restarts],
+        [ev.get("restart_ms") for ev in restarts], peak / 1048576.0, t_stop)
+
+
 TESTS = [(fn.__name__[len("test_"):], fn) for fn in (
     test_pid1_exit_codes,
     test_json_logs,
@@ -459,6 +567,7 @@ TESTS = [(fn.__name__[len("test_"):], fn) for fn in (
     test_limit_discovery_writable,
     test_no_limit_guard_off,
     test_oom_kill,
+    test_leak_restart_in_container,
 )]
 
 

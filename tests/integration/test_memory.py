@@ -126,7 +126,11 @@ def test_v1_oom_kill_reported_with_the_counter(t):
     before = cg.oom_kill()
     if before is None:
         raise Skip("this kernel's memory.oom_control has no oom_kill counter")
-    r = t.mw("--", *_memhog(t, "--grow", 200), preexec_fn=cg.enter)
+    # The guard compares with a limit far above the cgroup's (it must not
+    # restart first: this test is about the kernel's kill), and
+    # max_restarts = 0 makes the OOM restart a give-up with the 137.
+    r = t.mw("-s", "memory.limit=1G", "-s", "service.max_restarts=0", "--",
+             *_memhog(t, "--grow", 200), preexec_fn=cg.enter)
     r.expect_exit(137, 60)
     after = cg.oom_kill()
     t.check(after is not None and after > before, "the kernel's oom_kill counter did not rise (%r)", after)
@@ -134,7 +138,7 @@ def test_v1_oom_kill_reported_with_the_counter(t):
     t.check(len(ooms) >= 1, "no oom.kill event; stderr:\n%s", r.stderr_tail())
     t.check(ooms[0].get("oom_kill") == after, "oom.kill says oom_kill %r, the kernel %r",
             ooms[0].get("oom_kill"), after)
-    t.check(ooms[0].get("limit") == 64 * MB, "oom.kill limit %r", ooms[0].get("limit"))
+    t.check(ooms[0].get("limit") == 1024 * MB, "oom.kill limit %r (the configured one)", ooms[0].get("limit"))
     t.check(isinstance(ooms[0].get("last_samples"), list) and ooms[0]["last_samples"],
             "oom.kill without its last samples: %r", ooms[0])
     exits = r.events("exit")

@@ -22,6 +22,10 @@ TESTS = []
 # memwarden's options in every run: JSON lines (the default on a pipe, but
 # said here so that nothing depends on it).
 MW = "-s log.format=json"
+# For the cases about the kernel's OOM kill itself: the guard compares with
+# a limit far above the cgroup's, so it never restarts first, and the OOM
+# restart is a give-up (exit 137) rather than a loop.
+NOGUARD = "-s memory.limit=1G -s service.max_restarts=0"
 
 
 def vmtest(timeout=60):
@@ -306,10 +310,13 @@ kv quiet.rc $MW_RC
 @vmtest()
 def oom_kill(boot):
     """memory.max=64M, the service allocates 200 MB: the kernel kills it,
-    memwarden logs oom.kill with the counter and exits 137."""
+    memwarden logs oom.kill with the counter and exits 137. The guard
+    compares with a limit of its own far above the cgroup's (so it never
+    restarts first: the kernel must win here) and max_restarts = 0 makes
+    the OOM restart a give-up, with the service's 137."""
     run = boot(rf"""
 cg test memory.max=64M || exit 3
-mw_run oom test {MW} -- /test/bin/memhog 200
+mw_run oom test {MW} {NOGUARD} -- /test/bin/memhog 200
 kv rc $MW_RC
 show $CG/test/memory.events $CG/test/memory.peak
 """)
@@ -340,7 +347,7 @@ def oom_group(boot):
     run = boot(rf"""
 # 1. memwarden and its service in one cgroup with oom.group=1.
 cg grp memory.max=64M memory.oom.group=1 || exit 3
-mw_run group grp {MW} -- /test/bin/memhog 200
+mw_run group grp {MW} {NOGUARD} -- /test/bin/memhog 200
 kv group.rc $MW_RC
 show $CG/grp/memory.events
 
@@ -351,7 +358,7 @@ show $CG/grp/memory.events
 cg par memory.max=64M || exit 3
 echo +memory >$CG/par/cgroup.subtree_control || exit 3
 cg par/mw && cg par/svc memory.oom.group=1 || exit 3
-mw_run parent par/mw {MW} -- /bin/sh -c \
+mw_run parent par/mw {MW} {NOGUARD} -- /bin/sh -c \
 	'echo 0 >/sys/fs/cgroup/par/svc/cgroup.procs && exec /test/bin/memhog 200'
 kv parent.rc $MW_RC
 show $CG/par/memory.events $CG/par/mw/memory.events $CG/par/svc/memory.events
@@ -360,7 +367,7 @@ show $CG/par/memory.events $CG/par/mw/memory.events $CG/par/svc/memory.events
 cg prot memory.max=64M memory.oom.group=1 || exit 3
 (
 	echo -1000 >/proc/self/oom_score_adj || exit 3
-	mw_run protected prot {MW} -- /bin/sh -c \
+	mw_run protected prot {MW} {NOGUARD} -- /bin/sh -c \
 		'echo 0 >/proc/self/oom_score_adj && exec /test/bin/memhog 200'
 	kv protected.rc $MW_RC
 ) || exit 3
@@ -392,3 +399,132 @@ show $CG/prot/memory.events
     obs.append("oom_score_adj -1000: memwarden %s, logged oom.kill: %s" % (
         p.ended(), bool(p.first("oom.kill"))))
     return "; ".join(obs)
+
+
+# --- g. graceful restarts and the OOM restart -------------------------------
+
+# Short back-off and a far give-up: the tests want several restarts in a row.
+RESTART_OPTS = ("-s service.max_restarts=100 -s service.restart_backoff=100ms "
+                "-s service.restart_backoff_max=200ms")
+
+# wait_count STRING N SECONDS: waits until memwarden's output has N lines
+# containing STRING; 1 (with a note) when it did not within SECONDS.
+WAIT_COUNT = r"""
+wait_count() {
+	local n=$(($3 * 10)) c
+	while [ "$n" -gt 0 ]; do
+		c=$(grep -cF "$1" "$MW_LOG" 2>/dev/null)
+		[ "${c:-0}" -ge "$2" ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	note "only ${c:-0} of $2 lines with '$1' from memwarden within $3 s"
+	return 1
+}
+"""
+
+
+@vmtest(timeout=300)
+def leak_restart(boot):
+    """memory.max=256M, a service leaking 40 MB/s from 120 MB: memwarden
+    restarts it gracefully at the hard threshold (90 %), again and again;
+    the kernel never OOM-kills; every instance finishes its work on
+    SIGTERM (one marker line each); TERM then ends memwarden with 0."""
+    run = boot(WAIT_COUNT + rf"""
+cg test memory.max=256M || exit 3
+rm -f /tmp/marker
+mw_start leak test {MW} {RESTART_OPTS} -- \
+	/test/bin/leaker --rate 40 --base-mb 120 --marker /tmp/marker --max-mb 1024
+wait_count '"event":"restart"' 3 200
+kill -0 "$MW_PID" 2>/dev/null && kv alive 1
+kill -TERM "$MW_PID"
+mw_wait_exit 60
+kv rc $MW_RC
+show /tmp/marker $CG/test/memory.events $CG/test/memory.peak $CG/test/memory.max
+""")
+    run.require_status(0)
+    p = run.phase("leak")
+    restarts = p.named("restart")
+    check(len(restarts) >= 3, "%d restart events, expected at least 3 (memwarden %s; events: %s)"
+          % (len(restarts), p.ended(), p.event_names()))
+    check(run.kv.get("alive") == "1", "memwarden was not running after %d restarts" % len(restarts))
+    reasons = [e.get("reason") for e in restarts]
+    check(all(r == "memory" for r in reasons), "restart reasons %s, expected all memory" % reasons)
+    graceful = [(e.get("graceful"), e.get("oom_killed"), e.get("percent")) for e in restarts]
+    check(all(e.get("graceful") is True for e in restarts),
+          "not every restart was graceful (graceful, oom_killed, percent): %s" % graceful)
+    hard = p.named("memory.hard")
+    check(len(hard) >= len(restarts), "%d memory.hard events for %d restarts" %
+          (len(hard), len(restarts)))
+    check(not p.named("oom.kill"), "oom.kill logged: %s" % [_short(e) for e in p.named("oom.kill")])
+    events = run.flat_keyed("/sys/fs/cgroup/test/memory.events")
+    check("oom_kill" in events, "the script showed no memory.events: %s" % events)
+    check(events["oom_kill"] == 0 and events.get("oom") == 0,
+          "the kernel OOM-killed anyway: memory.events %s" % events)
+    check(p.signal is None and p.exit == 0, "TERM after the restarts: memwarden %s, expected "
+          "exit 0 (events: %s)" % (p.ended(), p.event_names()))
+    marker = run.files.get("/tmp/marker", [])
+    check(all(l.startswith("graceful ") for l in marker), "marker: %s" % marker)
+    check(len(marker) == len(restarts) + 1,
+          "marker has %d lines for %d restarts + the shutdown: an instance did not finish its "
+          "work: %s" % (len(marker), len(restarts), marker))
+    peak = int(run.files.get("/sys/fs/cgroup/test/memory.peak", ["0"])[0])
+    check(0 < peak < 256 * MB, "memory.peak %d is not below memory.max (256M)" % peak)
+    return "%d restarts at %s %%, drain_ms %s, restart_ms %s; memory.peak %.1f MB; events %s" % (
+        len(restarts), [round(e.get("percent", 0), 1) for e in restarts],
+        [e.get("drain_ms") for e in restarts], [e.get("restart_ms") for e in restarts],
+        peak / MB, events)
+
+
+@vmtest(timeout=180)
+def oom_restart_v2(boot):
+    """memory.max=64M, a first instance that ignores SIGTERM and touches
+    200 MB in one go: the guard cannot stop it, the kernel kills it;
+    memwarden logs oom.kill, restarts the service (reason oom, or memory
+    with oom_killed true: it may have begun a restart the kernel overtook)
+    and stays alive; the second instance (a marker file decides) holds
+    10 MB harmlessly; TERM then ends memwarden with 0."""
+    run = boot(rf"""
+cg test memory.max=64M || exit 3
+rm -f /tmp/spiked /tmp/second /tmp/marker
+mw_start oomr test {MW} {RESTART_OPTS} -- /bin/sh -c '
+if [ -e /tmp/spiked ]; then
+	exec /test/bin/leaker --rate 0 --base-mb 10 --ready-file /tmp/second --marker /tmp/marker
+fi
+: >/tmp/spiked
+trap "" TERM
+exec /test/bin/memhog --step 200 200'
+mw_wait_log '"event":"oom.kill"' 60
+wait_file /tmp/second 60
+sleep 2
+kill -0 "$MW_PID" 2>/dev/null && kv alive 1
+kill -TERM "$MW_PID"
+mw_wait_exit 60
+kv rc $MW_RC
+show /tmp/marker $CG/test/memory.events $CG/test/memory.peak
+""")
+    run.require_status(0)
+    p = run.phase("oomr")
+    events = run.flat_keyed("/sys/fs/cgroup/test/memory.events")
+    check(events.get("oom_kill") == 1, "memory.events oom_kill is not 1 (the spike killed "
+          "once, the second instance never): %s" % events)
+    ev = p.first("oom.kill")
+    check(ev is not None, "no oom.kill event (memwarden %s; events: %s)" %
+          (p.ended(), p.event_names()))
+    check(field(ev, "oom_kill") >= 1, "oom.kill says oom_kill=%r" % ev["oom_kill"])
+    restarts = p.named("restart")
+    check(len(restarts) == 1, "%d restart events, expected exactly 1: %s" %
+          (len(restarts), [_short(e) for e in restarts]))
+    rs = restarts[0]
+    check(rs.get("reason") == "oom" or (rs.get("reason") == "memory" and
+                                         rs.get("oom_killed") is True),
+          "the restart does not say it followed an OOM kill: %s" % _short(rs))
+    check(rs.get("graceful") is False, "an OOM-killed instance counted as graceful: %s" % _short(rs))
+    check(rs["_t"] >= ev["_t"], "restart logged before oom.kill")
+    check(run.kv.get("alive") == "1", "memwarden was not running with the second instance")
+    marker = run.files.get("/tmp/marker", [])
+    check(len(marker) == 1 and marker[0].startswith("graceful "),
+          "the second instance did not finish gracefully on TERM: marker %s" % marker)
+    check(p.signal is None and p.exit == 0, "TERM with the harmless second instance: memwarden "
+          "%s, expected exit 0 (events: %s)" % (p.ended(), p.event_names()))
+    return "oom.kill %s; restart %s" % (_short(ev), _short(rs))

@@ -37,6 +37,7 @@ WORKLOADS = {
     "nsrun": os.path.join(HERE, "workloads", "nsrun.c"),
     "memhog": os.path.join(HERE, "workloads", "memhog.c"),
     "drainer": os.path.join(ROOT, "tests", "workloads", "drainer.c"),
+    "leaker": os.path.join(ROOT, "tests", "workloads", "leaker.c"),
 }
 
 MB = 1024 * 1024

@@ -59,7 +59,7 @@ WORKLOAD_BIN := $(WORKLOAD_SRC:tests/workloads/%.c=build/workloads/%)
 
 .PHONY: all container vm demo test test-build unit integration install clean format lint template check-template
 
-all: build/memwarden
+all: build/memwarden build/memwarden-agent.so
 
 build/memwarden: $(OBJ) $(RELEASE_EXTRA)
 	$(RELEASE_CC) $(CFLAGS) -static -o $@ $(OBJ) $(RELEASE_EXTRA) $(INIH_A) $(CGROUP_A)
@@ -78,6 +78,12 @@ build/musl-include/libcgroup.h: /usr/include/libcgroup.h
 	mkdir -p build/musl-include
 	ln -sfn /usr/include/libcgroup build/musl-include/libcgroup
 	ln -sf /usr/include/libcgroup.h $@
+
+# The agent (SPEC section 6): a small preloaded library of its own, with no
+# dependency on the rest of memwarden but the wire format in agent_proto.h.
+build/memwarden-agent.so: src/agent/agent.c include/agent_proto.h | build/obj
+	$(CC) -std=gnu11 $(WARN) -O2 -g -fPIC -shared -fvisibility=hidden -D_GNU_SOURCE \
+		-Iinclude -o $@ src/agent/agent.c -ldl -pthread
 
 # The sanitizer build of memwarden itself, for the integration tier.
 build/san/memwarden: $(SANOBJ)
@@ -109,7 +115,7 @@ build/workloads/%: tests/workloads/%.c | build/workloads
 build/obj build/san/obj build/vg/obj build/unit build/workloads:
 	mkdir -p $@
 
-test-build: build/memwarden build/san/memwarden build/vg/memwarden $(UNIT_BIN) $(WORKLOAD_BIN)
+test-build: build/memwarden build/memwarden-agent.so build/san/memwarden build/vg/memwarden $(UNIT_BIN) $(WORKLOAD_BIN)
 
 unit: $(UNIT_BIN)
 	tests/run-unit.sh $(UNIT_BIN)
@@ -139,17 +145,18 @@ template: build/memwarden
 
 # The bundled jemalloc (SPEC section 5): the system's libjemalloc.so.2
 # (Debian's libjemalloc2), copied into LIBDIR where `[allocator] jemalloc =
-# auto` looks first.
+# auto` looks first; the agent beside it, where `agent = auto` looks.
 JEMALLOC_SO := $(shell $(CC) -print-file-name=libjemalloc.so.2)
 
-install: build/memwarden
+install: build/memwarden build/memwarden-agent.so
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)
 	install -m 0755 build/memwarden $(DESTDIR)$(BINDIR)/memwarden
+	install -m 0644 build/memwarden-agent.so $(DESTDIR)$(LIBDIR)/memwarden-agent.so
 	@test -f "$(JEMALLOC_SO)" || { echo "install: libjemalloc.so.2 not found (apt-get install libjemalloc2)" >&2; exit 1; }
 	install -m 0644 $(JEMALLOC_SO) $(DESTDIR)$(LIBDIR)/libjemalloc.so.2
 
 format:
-	clang-format -i src/*.c src/musl/*.c include/*.h tests/unit/*.c tests/workloads/*.c \
+	clang-format -i src/*.c src/agent/*.c src/musl/*.c include/*.h tests/unit/*.c tests/workloads/*.c \
 		tests/container/workloads/*.c tests/vm/workloads/*.c
 
 lint:

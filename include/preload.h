@@ -1,8 +1,10 @@
 /*
  * The allocator preload (SPEC section 5): which jemalloc, if any, goes into
  * the service's LD_PRELOAD, with what MALLOC_CONF, or which glibc arena_max
- * when it does not. Decided once at start-up by preload_setup; the
- * resulting "KEY=value" strings are added by service_environment.
+ * when it does not; and the agent (SPEC section 6), memwarden-agent.so,
+ * preloaded with it, or alone when the service keeps glibc's malloc.
+ * Decided once at start-up by preload_setup; the resulting "KEY=value"
+ * strings are added by service_environment.
  *
  * The composition functions are pure (no I/O) for the unit tests.
  */
@@ -16,14 +18,22 @@
 
 #define PRELOAD_PATH_MAX 4096
 
+#define AGENT_SONAME "memwarden-agent.so"
+
 struct preload_plan {
-	char *jemalloc;	    /* the library memwarden preloads, NULL: none */
-	const char *reason; /* why this plan: "bundled", "distribution", "configured",
-			       "already preloaded", "preload = none", "not found", ... */
-	unsigned ncpu;	    /* CPUs from the quota (or the affinity mask) */
-	unsigned narenas;   /* appended to MALLOC_CONF, 0: not */
-	unsigned arena_max; /* in GLIBC_TUNABLES, 0: not */
-	char *env[4];	    /* "KEY=value" strings for the service, NULL-terminated */
+	char *jemalloc;		  /* the library memwarden preloads, NULL: none */
+	const char *reason;	  /* why this plan: "bundled", "distribution", "configured",
+				     "already preloaded", "preload = none", "not found", ... */
+	char *agent;		  /* the agent memwarden preloads, NULL: none */
+	const char *agent_reason; /* "bundled", "build", "configured", "already preloaded",
+				     "not found", "cannot apply" */
+	unsigned ncpu;		  /* CPUs from the quota (or the affinity mask) */
+	unsigned narenas;	  /* appended to MALLOC_CONF, 0: not */
+	unsigned arena_max;	  /* in GLIBC_TUNABLES, 0: not */
+	/* "KEY=value" strings for the service, NULL-terminated: LD_PRELOAD,
+	 * MALLOC_CONF or GLIBC_TUNABLES, MEMWARDEN_RELEASE_SIGNAL (room to
+	 * spare: service_environment sizes itself from this array). */
+	char *env[6];
 };
 
 /* What ELF inspection says about the command (preload_classify). */
@@ -40,12 +50,20 @@ enum preload_elf {
 /* LD_PRELOAD's new value: lib in front of existing's entries (separated by
  * spaces or colons; written back separated by ':'), without duplicates.
  * When existing already has a libjemalloc.so* (from any path) and lib is
- * one too, lib is not added. lib NULL: existing, deduplicated. Returns a
- * malloc'd string ("" possible), NULL when out of memory. */
+ * one too, lib is not added; the same for memwarden-agent.so. lib NULL:
+ * existing, deduplicated. Returns a malloc'd string ("" possible), NULL
+ * when out of memory. */
 char *preload_compose_ld_preload(const char *existing, const char *lib);
+
+/* The same with both of memwarden's libraries (either may be NULL):
+ * jemalloc first, then the agent, then existing's entries. */
+char *preload_compose_libs(const char *existing, const char *jemalloc, const char *agent);
 
 /* True when the value of LD_PRELOAD has a libjemalloc.so* entry. */
 bool preload_has_jemalloc(const char *ld_preload);
+
+/* True when the value of LD_PRELOAD has a memwarden-agent.so entry. */
+bool preload_has_agent(const char *ld_preload);
 
 /* MALLOC_CONF for the service. env_value: the environment's MALLOC_CONF or
  * NULL. Returns 1 and writes the value into out when memwarden sets it,
@@ -84,8 +102,8 @@ bool preload_lib_is_glibc(const char *path);
 
 /* Decides the plan for cfg, with environ_in as memwarden's environment.
  * Returns 0, or 1 with a message in err when an explicit [allocator]
- * jemalloc path is not a regular file (a start-up error). Logs the
- * warnings and the `allocator` event. */
+ * jemalloc or agent path is not a regular file (a start-up error). Logs
+ * the warnings and the `allocator` event. */
 int preload_setup(struct preload_plan *plan, const struct config *cfg, char **environ_in, char *err,
 		  size_t errlen);
 

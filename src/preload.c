@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "agent_proto.h"
 #include "cgroup.h"
 #include "log.h"
 #include "preload.h"
@@ -48,8 +49,18 @@ is_sep(char c)
 	return c == ' ' || c == ':' || c == '\t';
 }
 
-bool
-preload_has_jemalloc(const char *ld_preload)
+static bool
+is_agent(const char *entry, size_t len)
+{
+	size_t blen;
+	const char *b = base_name(entry, len, &blen);
+
+	return blen == strlen(AGENT_SONAME) && memcmp(b, AGENT_SONAME, blen) == 0;
+}
+
+/* True when an entry of ld_preload satisfies is. */
+static bool
+has_entry(const char *ld_preload, bool (*is)(const char *, size_t))
 {
 	const char *p = ld_preload;
 
@@ -60,11 +71,23 @@ preload_has_jemalloc(const char *ld_preload)
 			p++;
 		while (p[len] && !is_sep(p[len]))
 			len++;
-		if (len > 0 && is_jemalloc(p, len))
+		if (len > 0 && is(p, len))
 			return true;
 		p += len;
 	}
 	return false;
+}
+
+bool
+preload_has_jemalloc(const char *ld_preload)
+{
+	return has_entry(ld_preload, is_jemalloc);
+}
+
+bool
+preload_has_agent(const char *ld_preload)
+{
+	return has_entry(ld_preload, is_agent);
 }
 
 /* True when out (entries separated by ':') already holds entry. */
@@ -109,7 +132,10 @@ preload_compose_ld_preload(const char *existing, const char *lib)
 	if (out == NULL)
 		return NULL;
 	out[0] = '\0';
-	if (lib && !(is_jemalloc(lib, strlen(lib)) && preload_has_jemalloc(existing)))
+	/* One copy of a library, whatever its path: a second jemalloc would
+	 * not be used, a second agent would only see the first's handler. */
+	if (lib && !(is_jemalloc(lib, strlen(lib)) && preload_has_jemalloc(existing)) &&
+	    !(is_agent(lib, strlen(lib)) && preload_has_agent(existing)))
 		list_append(out, lib, strlen(lib));
 	while (p && *p) {
 		size_t len = 0;
@@ -121,6 +147,18 @@ preload_compose_ld_preload(const char *existing, const char *lib)
 		list_append(out, p, len);
 		p += len;
 	}
+	return out;
+}
+
+char *
+preload_compose_libs(const char *existing, const char *jemalloc, const char *agent)
+{
+	char *with_agent = preload_compose_ld_preload(existing, agent), *out;
+
+	if (with_agent == NULL)
+		return NULL;
+	out = preload_compose_ld_preload(with_agent, jemalloc);
+	free(with_agent);
 	return out;
 }
 
@@ -559,7 +597,67 @@ regular_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The bundled copy: lib/ beside memwarden's bin/, then LIBDIR. */
+/* The directory of memwarden's executable into dir; 0, or 1. */
+static int
+exe_dir(char *dir, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", dir, len - 1);
+	char *slash;
+
+	if (n <= 0)
+		return 1;
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 1;
+	*slash = '\0';
+	return 0;
+}
+
+/* dir/name into buf, when that is a regular file. */
+static bool
+try_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n > 0 && (size_t)n < len && regular_file(buf);
+}
+
+/* lib/ beside memwarden's bin/: the /opt/memwarden image layout. */
+static bool
+beside_exe(const char *name, char *buf, size_t len)
+{
+	char dir[PRELOAD_PATH_MAX], *slash;
+
+	if (exe_dir(dir, sizeof(dir) - 4) != 0 || (slash = strrchr(dir, '/')) == NULL)
+		return false;
+	memcpy(slash, "/lib", 5);
+	return try_path(buf, len, dir, name);
+}
+
+/* The build tree: build/memwarden-agent.so beside build/memwarden, or
+ * above build/san/memwarden and build/vg/memwarden. */
+static bool
+in_build_dir(const char *name, char *buf, size_t len)
+{
+	char dir[PRELOAD_PATH_MAX], *slash;
+	int up;
+
+	if (exe_dir(dir, sizeof(dir)) != 0)
+		return false;
+	for (up = 0; up < 2; up++) {
+		slash = strrchr(dir, '/');
+		if (slash == NULL)
+			return false;
+		if (strcmp(slash + 1, "build") == 0)
+			return try_path(buf, len, dir, name);
+		*slash = '\0';
+	}
+	return false;
+}
+
+/* The bundled copy: lib/ beside memwarden's bin/, then LIBDIR; then the
+ * distribution's. */
 static const char *
 find_jemalloc(char *buf, size_t len)
 {
@@ -569,36 +667,31 @@ find_jemalloc(char *buf, size_t len)
 	    "/usr/lib/" JEMALLOC_SONAME,
 	    "/usr/lib64/" JEMALLOC_SONAME,
 	};
-	char exe[PRELOAD_PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	size_t i;
 
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			/* exe is now memwarden's directory (bin/): ../lib/ */
-			slash = strrchr(exe, '/');
-			if (slash) {
-				*slash = '\0';
-				if ((size_t)snprintf(buf, len, "%s/lib/%s", exe, JEMALLOC_SONAME) <
-					len &&
-				    regular_file(buf))
-					return "bundled";
-			}
-		}
-	}
-	if ((size_t)snprintf(buf, len, "%s/%s", MEMWARDEN_LIBDIR, JEMALLOC_SONAME) < len &&
-	    regular_file(buf))
+	if (beside_exe(JEMALLOC_SONAME, buf, len) ||
+	    try_path(buf, len, MEMWARDEN_LIBDIR, JEMALLOC_SONAME))
 		return "bundled";
 	for (i = 0; i < sizeof(distro) / sizeof(distro[0]); i++) {
 		snprintf(buf, len, "%s", distro[i]);
 		if (regular_file(buf))
 			return "distribution";
 	}
+	return NULL;
+}
+
+/* The agent is memwarden's own: lib/ beside bin/, then the build tree
+ * (before LIBDIR, so that a build runs with its own agent, whose wire
+ * format is its own, rather than an installed one), then LIBDIR. */
+static const char *
+find_agent(char *buf, size_t len)
+{
+	if (beside_exe(AGENT_SONAME, buf, len))
+		return "bundled";
+	if (in_build_dir(AGENT_SONAME, buf, len))
+		return "build";
+	if (try_path(buf, len, MEMWARDEN_LIBDIR, AGENT_SONAME))
+		return "bundled";
 	return NULL;
 }
 
@@ -626,6 +719,8 @@ add_env(struct preload_plan *plan, const char *name, const char *value)
 
 	while (plan->env[i])
 		i++;
+	if (i + 1 >= sizeof(plan->env) / sizeof(plan->env[0]))
+		return 1;
 	if (asprintf(&s, "%s=%s", name, value) < 0)
 		return 1;
 	plan->env[i] = s;
@@ -643,18 +738,10 @@ r_index(const struct preload_plan *plan)
 	return i;
 }
 
-/* Why LD_PRELOAD cannot apply to the command, or NULL when it can. */
+/* Why LD_PRELOAD cannot apply to a program of kind k at all, or NULL. */
 static const char *
-elf_obstacle(const struct config *cfg, char **environ_in, const char *lib, char *path,
-	     size_t pathlen)
+program_obstacle(enum preload_elf k)
 {
-	char interp[PRELOAD_PATH_MAX];
-	enum preload_elf k;
-
-	if (preload_find_command(cfg->argv[0], service_getenv(cfg, environ_in, "PATH"),
-				 cfg->directory, path, pathlen) != 0)
-		return NULL; /* exec will say so */
-	k = preload_classify(path, interp, sizeof(interp));
 	switch (k) {
 	case PRELOAD_ELF_STATIC:
 		return "statically linked: LD_PRELOAD cannot apply";
@@ -662,46 +749,99 @@ elf_obstacle(const struct config *cfg, char **environ_in, const char *lib, char 
 		return "setuid/setgid: the dynamic loader ignores LD_PRELOAD (secure mode)";
 	case PRELOAD_ELF_CAPS:
 		return "has file capabilities: the dynamic loader ignores LD_PRELOAD (secure mode)";
-	case PRELOAD_ELF_MUSL:
-		if (preload_lib_is_glibc(lib))
-			return "a musl program, and this jemalloc is built for glibc: it would not "
-			       "load";
-		return NULL;
-	case PRELOAD_ELF_GLIBC:
-		if (!preload_lib_is_glibc(lib))
-			return "a glibc program, and this jemalloc is not built for glibc";
-		return NULL;
 	default:
 		return NULL;
 	}
 }
 
-int
-preload_setup(struct preload_plan *plan, const struct config *cfg, char **environ_in, char *err,
-	      size_t errlen)
+/* Why lib cannot load into a program of kind k, or NULL. */
+static const char *
+lib_obstacle(enum preload_elf k, const char *lib)
 {
-	char lib[PRELOAD_PATH_MAX], cmd[PRELOAD_PATH_MAX], value[4096];
-	const char *existing = service_getenv(cfg, environ_in, "LD_PRELOAD");
-	const char *obstacle;
-	bool jemalloc_in_use = false;
-	const char *mc_log = "";
-	char *ld;
-	int r;
+	if (k == PRELOAD_ELF_MUSL && preload_lib_is_glibc(lib))
+		return "a musl program, and %s is built for glibc: it would not load";
+	if (k == PRELOAD_ELF_GLIBC && !preload_lib_is_glibc(lib))
+		return "a glibc program, and %s is not built for glibc";
+	return NULL;
+}
 
-	memset(plan, 0, sizeof(*plan));
-	plan->ncpu = preload_cpu_count();
+static void
+drop_lib(char **lib, const char **reason)
+{
+	free(*lib);
+	*lib = NULL;
+	*reason = "cannot apply";
+}
+
+static void
+drop_mismatch(const char *cmd, enum preload_elf k, char **lib, const char **reason,
+	      const char *what)
+{
+	const char *why = *lib ? lib_obstacle(k, *lib) : NULL;
+	char msg[PRELOAD_PATH_MAX + 128];
+
+	if (why == NULL)
+		return;
+	snprintf(msg, sizeof(msg), why, *lib);
+	log_warnx("allocator", "%s is %s; it runs without %s", cmd, msg, what);
+	drop_lib(lib, reason);
+}
+
+/* Drops what cannot apply to the command, saying so once. */
+static void
+check_command(struct preload_plan *plan, const struct config *cfg, char **environ_in)
+{
+	char cmd[PRELOAD_PATH_MAX];
+	enum preload_elf k;
+	const char *why;
+
+	if (plan->jemalloc == NULL && plan->agent == NULL)
+		return;
+	if (preload_find_command(cfg->argv[0], service_getenv(cfg, environ_in, "PATH"),
+				 cfg->directory, cmd, sizeof(cmd)) != 0)
+		return; /* exec will say so */
+	k = preload_classify(cmd, NULL, 0);
+	why = program_obstacle(k);
+	if (why) {
+		log_warnx("allocator", "%s is %s; it runs without %s", cmd, why,
+			  plan->jemalloc && plan->agent ? "jemalloc and the agent"
+			  : plan->jemalloc		? "jemalloc"
+							: "the agent");
+		if (plan->jemalloc)
+			drop_lib(&plan->jemalloc, &plan->reason);
+		if (plan->agent)
+			drop_lib(&plan->agent, &plan->agent_reason);
+		return;
+	}
+	drop_mismatch(cmd, k, &plan->jemalloc, &plan->reason, "jemalloc");
+	drop_mismatch(cmd, k, &plan->agent, &plan->agent_reason, "the agent");
+}
+
+/* An explicit [allocator] path must be a file: a start-up error if not. */
+static int
+configured_lib(const char *key, const char *path, char **lib, char *err, size_t errlen)
+{
+	if (!regular_file(path)) {
+		snprintf(err, errlen, "[allocator] %s = %s: %s", key, path,
+			 access(path, F_OK) == 0 ? "not a regular file" : strerror(errno));
+		return 1;
+	}
+	*lib = strdup(path);
+	return 0;
+}
+
+static int
+choose_jemalloc(struct preload_plan *plan, const struct config *cfg, const char *existing,
+		char *err, size_t errlen)
+{
+	char lib[PRELOAD_PATH_MAX];
+
 	if (cfg->preload == PRELOAD_NONE) {
 		plan->reason = "preload = none";
 	} else if (cfg->jemalloc_path) {
-		if (!regular_file(cfg->jemalloc_path)) {
-			snprintf(err, errlen, "[allocator] jemalloc = %s: %s", cfg->jemalloc_path,
-				 access(cfg->jemalloc_path, F_OK) == 0 ? "not a regular file"
-								       : strerror(errno));
+		if (configured_lib("jemalloc", cfg->jemalloc_path, &plan->jemalloc, err, errlen))
 			return 1;
-		}
-		snprintf(lib, sizeof(lib), "%s", cfg->jemalloc_path);
 		plan->reason = "configured";
-		plan->jemalloc = strdup(lib);
 	} else {
 		plan->reason = find_jemalloc(lib, sizeof(lib));
 		if (plan->reason)
@@ -716,15 +856,63 @@ preload_setup(struct preload_plan *plan, const struct config *cfg, char **enviro
 				  MEMWARDEN_LIBDIR);
 		}
 	}
-	if (plan->jemalloc) {
-		obstacle = elf_obstacle(cfg, environ_in, plan->jemalloc, cmd, sizeof(cmd));
-		if (obstacle) {
-			log_warnx("allocator", "%s is %s; it runs without jemalloc", cmd, obstacle);
-			free(plan->jemalloc);
-			plan->jemalloc = NULL;
-			plan->reason = "cannot apply";
+	return 0;
+}
+
+/* The agent goes with jemalloc and without it: a service on glibc's
+ * malloc needs it most (SPEC section 6). */
+static int
+choose_agent(struct preload_plan *plan, const struct config *cfg, const char *existing, char *err,
+	     size_t errlen)
+{
+	char lib[PRELOAD_PATH_MAX];
+
+	if (cfg->agent_path) {
+		if (configured_lib("agent", cfg->agent_path, &plan->agent, err, errlen))
+			return 1;
+		plan->agent_reason = "configured";
+	} else if (preload_has_agent(existing)) {
+		plan->agent_reason = "already preloaded";
+	} else {
+		plan->agent_reason = find_agent(lib, sizeof(lib));
+		if (plan->agent_reason) {
+			plan->agent = strdup(lib);
+		} else {
+			plan->agent_reason = "not found";
+			log_warnx("allocator",
+				  "%s not found (beside memwarden, %s): the service's memory "
+				  "cannot be released on request",
+				  AGENT_SONAME, MEMWARDEN_LIBDIR);
 		}
 	}
+	if (preload_has_agent(existing)) {
+		/* Kept as it is: one agent per process. */
+		free(plan->agent);
+		plan->agent = NULL;
+		plan->agent_reason = "already preloaded";
+	}
+	return 0;
+}
+
+int
+preload_setup(struct preload_plan *plan, const struct config *cfg, char **environ_in, char *err,
+	      size_t errlen)
+{
+	char value[4096];
+	const char *existing = service_getenv(cfg, environ_in, "LD_PRELOAD");
+	bool jemalloc_in_use = false;
+	const char *mc_log = "";
+	char *ld;
+	int r;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->ncpu = preload_cpu_count();
+	if (choose_jemalloc(plan, cfg, existing, err, errlen) != 0 ||
+	    choose_agent(plan, cfg, existing, err, errlen) != 0) {
+		preload_free(plan);
+		return 1;
+	}
+	check_command(plan, cfg, environ_in);
 	if (preload_has_jemalloc(existing)) {
 		/* Kept as it is: no second copy, whatever its path. */
 		free(plan->jemalloc);
@@ -732,8 +920,8 @@ preload_setup(struct preload_plan *plan, const struct config *cfg, char **enviro
 		plan->reason = "already preloaded";
 	}
 	jemalloc_in_use = plan->jemalloc || preload_has_jemalloc(existing);
-	if (plan->jemalloc) {
-		ld = preload_compose_ld_preload(existing, plan->jemalloc);
+	if (plan->jemalloc || plan->agent) {
+		ld = preload_compose_libs(existing, plan->jemalloc, plan->agent);
 		if (ld == NULL || add_env(plan, "LD_PRELOAD", ld) != 0) {
 			free(ld);
 			goto oom;
@@ -770,12 +958,22 @@ preload_setup(struct preload_plan *plan, const struct config *cfg, char **enviro
 		if (r <= 0)
 			plan->arena_max = 0;
 	}
+	/* The agent's signal: it needs to know which one to handle. */
+	if (cfg->release_signal > 0) {
+		snprintf(value, sizeof(value), "%d", cfg->release_signal);
+		if (add_env(plan, AGENT_SIGNAL_ENV, value) != 0)
+			goto oom;
+	}
 	log_event(LOG_INFO, "allocator",
 		  LOG_FIELDS(LF_STR("preload", plan->jemalloc ? plan->jemalloc : "none"),
-			     LF_STR("reason", plan->reason), LF_UINT("cpus", plan->ncpu),
-			     LF_STR("malloc_conf", mc_log), LF_UINT("narenas", plan->narenas),
+			     LF_STR("reason", plan->reason),
+			     LF_STR("agent", plan->agent ? plan->agent : "none"),
+			     LF_STR("agent_reason", plan->agent_reason),
+			     LF_UINT("cpus", plan->ncpu), LF_STR("malloc_conf", mc_log),
+			     LF_UINT("narenas", plan->narenas),
 			     LF_UINT("arena_max", plan->arena_max)),
-		  "preload %s (%s)", plan->jemalloc ? plan->jemalloc : "none", plan->reason);
+		  "preload %s (%s), agent %s (%s)", plan->jemalloc ? plan->jemalloc : "none",
+		  plan->reason, plan->agent ? plan->agent : "none", plan->agent_reason);
 	return 0;
 oom:
 	snprintf(err, errlen, "allocator: out of memory");
@@ -790,6 +988,8 @@ preload_free(struct preload_plan *plan)
 
 	free(plan->jemalloc);
 	plan->jemalloc = NULL;
+	free(plan->agent);
+	plan->agent = NULL;
 	for (i = 0; plan->env[i]; i++) {
 		free(plan->env[i]);
 		plan->env[i] = NULL;

@@ -18,6 +18,7 @@
 #include "spawn.h"
 
 #define JE "/opt/memwarden/lib/libjemalloc.so.2"
+#define AG "/opt/memwarden/lib/memwarden-agent.so"
 
 static void
 compose_is(const char *existing, const char *lib, const char *want)
@@ -58,6 +59,50 @@ ld_preload_composition(void **state)
 	assert_true(preload_has_jemalloc("/a.so /usr/lib64/libjemalloc.so.2"));
 	assert_false(preload_has_jemalloc("/a.so:/b.so"));
 	assert_false(preload_has_jemalloc(NULL));
+}
+
+static void
+libs_is(const char *existing, const char *je, const char *agent, const char *want)
+{
+	char *got = preload_compose_libs(existing, je, agent);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* jemalloc and the agent together, or either alone (preload = none keeps
+ * the agent), each once whatever the path it is already preloaded from. */
+static void
+ld_preload_with_agent(void **state)
+{
+	(void)state;
+	libs_is(NULL, JE, AG, JE ":" AG);
+	libs_is("", JE, AG, JE ":" AG);
+	libs_is(NULL, NULL, AG, AG);
+	libs_is(NULL, JE, NULL, JE);
+	libs_is(NULL, NULL, NULL, "");
+	libs_is("/lib/a.so", JE, AG, JE ":" AG ":/lib/a.so");
+	libs_is("/lib/a.so /lib/b.so", NULL, AG, AG ":/lib/a.so:/lib/b.so");
+	/* the same agent already there: kept where it is */
+	libs_is("/lib/a.so:" AG, JE, AG, JE ":/lib/a.so:" AG);
+	/* an agent from another path: kept, no second copy */
+	libs_is("/build/memwarden-agent.so", JE, AG, JE ":/build/memwarden-agent.so");
+	libs_is("memwarden-agent.so /lib/a.so", NULL, AG, "memwarden-agent.so:/lib/a.so");
+	/* both already there, from elsewhere: nothing added */
+	libs_is("/x/libjemalloc.so.2 /y/memwarden-agent.so", JE, AG,
+		"/x/libjemalloc.so.2:/y/memwarden-agent.so");
+	/* a jemalloc there, the agent not: the agent in front */
+	libs_is("/x/libjemalloc.so.2", JE, AG, AG ":/x/libjemalloc.so.2");
+	/* names that merely contain the agent's are not the agent */
+	libs_is("/lib/memwarden-agent.so.old:/lib/my-memwarden-agent.so", NULL, AG,
+		AG ":/lib/memwarden-agent.so.old:/lib/my-memwarden-agent.so");
+	compose_is("/y/memwarden-agent.so", AG, "/y/memwarden-agent.so");
+	assert_true(preload_has_agent("/a.so:/opt/memwarden/lib/memwarden-agent.so"));
+	assert_true(preload_has_agent(" memwarden-agent.so "));
+	assert_false(preload_has_agent("/a.so:/lib/memwarden-agent.so.1"));
+	assert_false(preload_has_agent(NULL));
+	assert_false(preload_has_agent(""));
 }
 
 static void
@@ -266,6 +311,127 @@ file_capabilities(void **state)
 	assert_int_equal(preload_classify(path, NULL, 0), PRELOAD_ELF_CAPS);
 }
 
+/* The env strings of a plan, by name, or NULL. */
+static const char *
+plan_var(const struct preload_plan *plan, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; plan->env[i]; i++)
+		if (strncmp(plan->env[i], name, n) == 0 && plan->env[i][n] == '=')
+			return plan->env[i] + n + 1;
+	return NULL;
+}
+
+/* preload_setup with real files: explicit paths for both libraries, with
+ * jemalloc and with preload = none, the environment's LD_PRELOAD, a bad
+ * agent path, and a static command that gets neither. */
+static void
+setup_with_agent(void **state)
+{
+	char je[256], ag[256], ag2[256], err[512], ld[1024], cmd[640], src[256], line[1200];
+	char *argv[] = {"/bin/true", NULL};
+	char *env_in[] = {"PATH=/bin:/usr/bin", NULL, NULL};
+	struct preload_plan plan;
+	struct config cfg;
+	FILE *f;
+
+	(void)state;
+	/* Copies of a real glibc library stand for both: the ELF check
+	 * looks at what they are built for. */
+	snprintf(je, sizeof(je), "%s/libjemalloc.so.2", tmpdir);
+	snprintf(ag, sizeof(ag), "%s/memwarden-agent.so", tmpdir);
+	mkdir(strcat(strcpy(ag2, tmpdir), "/other"), 0755);
+	strcat(ag2, "/memwarden-agent.so");
+	assert_int_equal(copy_file("/bin/true", je, 0644), 0);
+	assert_int_equal(copy_file("/bin/true", ag, 0644), 0);
+	assert_int_equal(copy_file("/bin/true", ag2, 0644), 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.argv = argv;
+	cfg.jemalloc_path = je;
+	cfg.agent_path = ag;
+	cfg.release_signal = 45;
+	cfg.malloc_conf = "dirty_decay_ms:0";
+
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 0);
+	snprintf(ld, sizeof(ld), "%s:%s", je, ag);
+	assert_string_equal(plan_var(&plan, "LD_PRELOAD"), ld);
+	assert_string_equal(plan.agent, ag);
+	assert_string_equal(plan.agent_reason, "configured");
+	assert_string_equal(plan_var(&plan, "MEMWARDEN_RELEASE_SIGNAL"), "45");
+	assert_non_null(plan_var(&plan, "MALLOC_CONF"));
+	preload_free(&plan);
+
+	/* preload = none: the agent alone, glibc's arena_max, the signal */
+	cfg.preload = PRELOAD_NONE;
+	cfg.arena_max = 3;
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 0);
+	assert_null(plan.jemalloc);
+	assert_string_equal(plan_var(&plan, "LD_PRELOAD"), ag);
+	assert_string_equal(plan_var(&plan, "GLIBC_TUNABLES"), "glibc.malloc.arena_max=3");
+	assert_string_equal(plan_var(&plan, "MEMWARDEN_RELEASE_SIGNAL"), "45");
+	assert_null(plan_var(&plan, "MALLOC_CONF"));
+	preload_free(&plan);
+
+	/* an agent already preloaded from elsewhere: kept, no second one */
+	snprintf(line, sizeof(line), "LD_PRELOAD=/lib/a.so %s", ag2);
+	env_in[1] = line;
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 0);
+	assert_null(plan.agent);
+	assert_string_equal(plan.agent_reason, "already preloaded");
+	/* nothing to add: the environment's LD_PRELOAD stays as it is */
+	assert_null(plan_var(&plan, "LD_PRELOAD"));
+	preload_free(&plan);
+	cfg.preload = PRELOAD_JEMALLOC;
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 0);
+	snprintf(ld, sizeof(ld), "%s:/lib/a.so:%s", je, ag2);
+	assert_string_equal(plan_var(&plan, "LD_PRELOAD"), ld);
+	preload_free(&plan);
+	cfg.preload = PRELOAD_NONE;
+	env_in[1] = NULL;
+
+	/* auto finds the agent beside the build: this test runs from
+	 * build/unit/, whose parent is build/ */
+	cfg.agent_path = NULL;
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 0);
+	if (access("build/memwarden-agent.so", F_OK) == 0 ||
+	    access("../memwarden-agent.so", F_OK) == 0) {
+		assert_non_null(plan.agent);
+		assert_string_equal(plan.agent_reason, "build");
+		assert_non_null(strstr(plan.agent, "/build/memwarden-agent.so"));
+	}
+	preload_free(&plan);
+
+	/* a static command gets neither library */
+	snprintf(src, sizeof(src), "%s/s2.c", tmpdir);
+	f = fopen(src, "w");
+	assert_non_null(f);
+	fputs("int main(void) { return 0; }\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -static -o '%s/static2' '%s' 2>/dev/null", tmpdir, src);
+	if (system(cmd) == 0) {
+		snprintf(cmd, sizeof(cmd), "%s/static2", tmpdir);
+		argv[0] = cmd;
+		cfg.preload = PRELOAD_JEMALLOC;
+		cfg.agent_path = ag;
+		assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 0);
+		assert_null(plan.jemalloc);
+		assert_null(plan.agent);
+		assert_string_equal(plan.agent_reason, "cannot apply");
+		assert_null(plan_var(&plan, "LD_PRELOAD"));
+		preload_free(&plan);
+		argv[0] = "/bin/true";
+	}
+
+	/* an explicit agent path that is not a file: a start-up error */
+	cfg.agent_path = "/nonexistent/memwarden-agent.so";
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "[allocator] agent = /nonexistent/memwarden-agent.so"));
+	cfg.agent_path = tmpdir;
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "not a regular file"));
+}
+
 /* service_environment adds the plan's strings last, replacing the
  * variables of the same name. */
 static void
@@ -297,7 +463,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(ld_preload_composition),
+	    cmocka_unit_test(ld_preload_composition), /* the pure functions first */
+	    cmocka_unit_test(ld_preload_with_agent),
 	    cmocka_unit_test(malloc_conf_decision),
 	    cmocka_unit_test(glibc_tunables),
 	    cmocka_unit_test(cpu_max_parsing),
@@ -305,6 +472,7 @@ main(void)
 	    cmocka_unit_test(find_command),
 	    cmocka_unit_test(elf_classification),
 	    cmocka_unit_test(file_capabilities),
+	    cmocka_unit_test(setup_with_agent),
 	    cmocka_unit_test(plan_in_service_environment),
 	};
 

@@ -52,6 +52,8 @@ def _leak(t, rate, base_mb):
     t.check(cg.oom_kill() == 0, "the kernel OOM-killed %r times", cg.oom_kill())
     t.check(not r.events("oom.kill"), "oom.kill logged: %r", r.events("oom.kill"))
     t.check(r.running(), "memwarden is not running:\n%s" % r.stderr_tail())
+    # The instance just started must have installed its TERM handler.
+    time.sleep(0.5)
     r.signal(signal.SIGTERM)
     r.expect_exit(0, 30)
     lines = read_file(marker, "").splitlines()

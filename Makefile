@@ -123,7 +123,7 @@ unit: $(UNIT_BIN)
 # A demonstration on this machine (needs root for its PID namespace).
 demo:
 	tests/deps.sh
-	$(MAKE) build/memwarden build/workloads/memhog
+	$(MAKE) build/memwarden build/memwarden-agent.so build/workloads/memhog build/workloads/fragment build/workloads/leaker
 	tests/demo.sh
 
 # `make test` first installs what is missing (it needs root for that),

@@ -2,7 +2,9 @@
 # `make demo`: memwarden as PID 1 of its own PID namespace, in a memory
 # cgroup with a 256 MB limit, supervising a small service that leaves
 # orphans behind, grows its memory, takes a forwarded signal and is shut
-# down by SIGTERM the way Kubernetes does it. Watch the log lines.
+# down by SIGTERM the way Kubernetes does it. Watch the log lines. Then the
+# allocator's fragmentation shown by `memwarden release`, and a leak
+# restarted gracefully before the limit.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 if [ "$(id -u)" -ne 0 ]; then
@@ -54,3 +56,43 @@ echo "# kill -TERM memwarden  (what docker stop / Kubernetes send)"
 kill -TERM "$mw"
 wait "$up"
 echo "# memwarden exited with status $?"
+
+# Act 2: the motivating incident's cause, shown in one command. A service
+# on glibc's malloc that churns buffers in 4 threads: its arenas keep far
+# more than it uses. `memwarden release` asks the preloaded agent to
+# give memory back and prints what the allocator held and what was in use.
+echo
+echo "# --- a glibc service whose allocator holds more than it uses"
+echo "# memwarden -s allocator.preload=none -- fragment --threads 4 --hold"
+(
+	exec unshare --pid --fork --mount-proc build/memwarden -q -s log.format=text \
+		-s "status.state_file=$state/frag.json" -s service.name=frag \
+		-s allocator.preload=none -- build/workloads/fragment --threads 4 --seconds 3 --hold
+) >"$state/frag.out" &
+up=$!
+for _ in $(seq 100); do grep -q READY "$state/frag.out" 2>/dev/null && break; sleep 0.1; done
+echo "# memwarden release"
+build/memwarden release --state "$state/frag.json"
+mw=$(cat /proc/$up/task/*/children | awk '{print $1}')
+kill -TERM "$mw"
+wait "$up"
+
+# Act 3: a leak. memwarden restarts the service gracefully before the
+# limit, again and again, and the kernel never OOM-kills it.
+[ -n "$cg" ] || exit 0
+echo
+echo "# --- a service leaking 80 MB/s in the 256 MB cgroup: graceful restarts before the limit"
+echo "# memwarden -s service.restart_backoff=200ms -- leaker --rate 80   (key events only)"
+(
+	echo $BASHPID >"$cg/cgroup.procs"
+	exec unshare --pid --fork --mount-proc build/memwarden -s log.format=text \
+		-s "status.state_file=$state/leak.json" -s service.name=leak \
+		-s service.restart_backoff=200ms -s service.restart_backoff_max=400ms \
+		-- build/workloads/leaker --rate 80 --max-mb 1024
+) 2>&1 | grep --line-buffered -E "\] [a-z]+ (spawn|memory\.soft|memory\.hard|restart|exit|shutdown):" \
+	| cut -c1-160 &
+sleep 9
+# memwarden itself, not the unshare that started it (same arguments after it).
+pkill -TERM -f "^build/memwarden -s log.format=text -s status.state_file=$state/leak.json"
+wait
+echo "# the kernel's OOM kills in the cgroup: $(grep -h oom_kill "$cg"/memory.oom_control "$cg"/memory.events 2>/dev/null | grep -v disable | awk '{print $2}' | head -1)"

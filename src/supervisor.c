@@ -755,18 +755,11 @@ drain_timer(struct supervisor *s)
 		;
 }
 
-/* systemd's protocol: READY=1 and STOPPING=1 count only from the service's
- * own processes, with ready = notify. */
+/* systemd's protocol (from a process of the service): READY=1 and
+ * STOPPING=1 count with ready = notify; STATUS= is logged. */
 static void
 on_sd_notify(struct supervisor *s, const struct notify_msg *m)
 {
-	if (!procfs_is_descendant(m->pid)) {
-		if (log_enabled(LOG_DEBUG))
-			log_debug("notify",
-				  "ignored a notification from pid %d, not of the service",
-				  (int)m->pid);
-		return;
-	}
 	if (m->flags & NOTIFY_STATUS)
 		log_event(LOG_INFO, "status",
 			  LOG_FIELDS(LF_INT("pid", m->pid), LF_STR("status", m->status)),
@@ -907,14 +900,26 @@ read_notify(struct supervisor *s)
 		if (notify_receive(&s->notify, &m) != 1)
 			return;
 		now = now_ms();
+		/* `memwarden release` may come from anywhere in the
+		 * container (kubectl exec); everything else only from the
+		 * service's own processes, whose pid the kernel vouches for. */
+		if (m.flags & NOTIFY_REQUEST)
+			release_request(&s->release, &s->notify, &m, now);
+		if (!(m.flags & ~NOTIFY_REQUEST))
+			continue;
+		if (!procfs_is_descendant(m.pid)) {
+			if (log_enabled(LOG_DEBUG))
+				log_debug("notify",
+					  "ignored a datagram from pid %d, not of the service",
+					  (int)m.pid);
+			continue;
+		}
 		if (m.flags & (NOTIFY_READY | NOTIFY_STOPPING | NOTIFY_STATUS))
 			on_sd_notify(s, &m);
 		if (m.flags & NOTIFY_RELEASE)
 			release_on_report(&s->release, &s->notify, &m.report, now);
 		if (m.flags & NOTIFY_HANDLER)
 			release_on_handler(&s->release, m.pid);
-		if (m.flags & NOTIFY_REQUEST)
-			release_request(&s->release, &s->notify, &m, now);
 	}
 }
 

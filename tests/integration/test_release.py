@@ -130,3 +130,30 @@ def test_program_with_its_own_handler_is_not_signalled(t):
     t.check("OWN" not in read_file(out, ""), "the program's own handler was called:\n%s", read_file(out, ""))
     r.signal(signal.SIGTERM)
     r.expect_exit(0, 30)
+
+
+@needs_root
+def test_reports_from_outside_the_service_are_ignored(t):
+    """The socket is reachable by every process of the network namespace:
+    a forged report or takeover from a process that is not the service's
+    is dropped (the kernel's SCM_CREDENTIALS name the sender)."""
+    out, cmd = _fragment(t)
+    r = t.mw("--", *cmd)
+    wait_for(lambda: "READY" in read_file(out, ""), 30, "fragment to hold its blocks")
+    _wait_socket(t)
+    import socket
+    name = json.loads(read_file(_state(t)))["socket"]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    forged = (b"MEMWARDEN_RELEASE=1\nALLOCATOR=glibc\nIN_USE=1\nHELD_BEFORE=2\nHELD_AFTER=2\n"
+              b"RSS_BEFORE=3\nRSS_AFTER=3\nUSEC=4\n")
+    s.sendto(forged, "\0" + name[1:])
+    s.sendto(b"MEMWARDEN_HANDLER=program\n", "\0" + name[1:])
+    s.close()
+    time.sleep(0.5)
+    t.check(not r.events("release") and not r.events("release.handler"),
+            "a stranger's datagrams were taken: %r", r.events("release") + r.events("release.handler"))
+    # The service itself is still asked and answers.
+    rc, stdout, _ = _release(t)
+    t.check(rc == 0 and "1 reports" in stdout, "release after the forgeries:\n%s", stdout)
+    r.signal(signal.SIGTERM)
+    r.expect_exit(0, 30)

@@ -124,19 +124,21 @@ def _port():
 
 
 def _prefork_under_guard(t, action):
-    cg = V1Cgroup(t, LIMIT)
+    # 128 MB: the workers reach hard within seconds even on a busy machine.
+    cg = V1Cgroup(t, 128 * MB)
     port = _port()
     out = t.path("connloop.json")
-    # Workers grow 16 KB per request (20-40 MB/s under the client loop):
-    # the largest climbs to hard within seconds, then the action recycles
-    # it; release_interval (2 s here) is the cool-down between actions.
+    # Each request makes a worker 32 KB larger; the client pauses 1 ms
+    # between requests, so growth stays below 32 MB/s however fast the
+    # machine: within what the guard can follow through its cool-down
+    # (release_interval, 2 s here) after each action.
     r = t.mw("-s", "memory.action=" + action, "-s", "memory.release_interval=2s",
              "-s", "service.stop_timeout=2s", "--",
-             t.workload("prefork"), "--port", str(port), "--workers", "2", "--grow-kb", "16",
+             t.workload("prefork"), "--port", str(port), "--workers", "2", "--grow-kb", "32",
              preexec_fn=cg.enter)
     wait_for(lambda: _listening(port), 20, "prefork to listen")
     loop = subprocess.Popen([sys.executable, _connloop(), "--port", str(port), "--seconds", "40",
-                             "--out", out])
+                             "--pause-ms", "1", "--out", out])
     t.defer(lambda: loop.poll() is None and loop.kill())
     # The client loop runs on after the action: no refusal while the
     # workers are recycled either.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""connloop.py --port P --seconds S [--out PATH] [--host H] [--timeout T]
+"""connloop.py --port P --seconds S [--out PATH] [--host H] [--timeout T] [--pause-ms M]
 
 A client that connects to H:P (default 127.0.0.1) in a loop for S seconds,
 reads the one line the server answers, and counts each attempt as ok (a
@@ -42,12 +42,16 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--timeout", type=float, default=2.0)
+    ap.add_argument("--pause-ms", type=float, default=0.0,
+                    help="sleep between attempts, to bound the request rate")
     a = ap.parse_args()
 
     counts = {"ok": 0, "refused": 0, "errors": 0, "kinds": {}}
     deadline = time.monotonic() + a.seconds
     while time.monotonic() < deadline:
         r = attempt(a.host, a.port, a.timeout)
+        if a.pause_ms > 0:
+            time.sleep(a.pause_ms / 1000.0)
         if r in ("ok", "refused"):
             counts[r] += 1
         else:

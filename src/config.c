@@ -304,7 +304,8 @@ static const struct key keys[] = {
      .def = "started",
      .doc = "When the service is ready (`memwarden status --ready`): started (as soon as it "
 	    "runs), notify (it sends READY=1 to $NOTIFY_SOCKET, as for systemd), tcp:PORT "
-	    "(something accepts connections on local port PORT), file:PATH (PATH exists) or "
+	    "(a socket listens on local port PORT; asked from the kernel, never by "
+	    "connecting), file:PATH (PATH exists; removed before each start) or "
 	    "delay:DURATION (that long after it started)."},
 
     /* [memory] */

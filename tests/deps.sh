@@ -4,7 +4,7 @@
 set -eu
 
 packages="gcc make libc6-dev libinih-dev libcgroup-dev libcmocka-dev python3 util-linux
-procps file valgrind musl-tools libjemalloc2 libjemalloc-dev"
+procps file valgrind musl-tools libjemalloc2 libjemalloc-dev groff-base busybox-static"
 
 missing=""
 for p in $packages; do

@@ -1,6 +1,7 @@
 # memwarden — a tiny PID 1 that keeps a service inside its memory limit.
 #
 #   make            build/memwarden (static)
+#   make SYSTEMD=1  and build/systemd/memwarden (libsystemd: journal, sd_notify)
 #   make test       install what the tests need (as root), build, run every tier
 #   make install    PREFIX=/usr/local LIBDIR=$(PREFIX)/lib/memwarden DESTDIR=
 #
@@ -101,6 +102,32 @@ build/vg/memwarden: $(VGOBJ)
 build/vg/obj/%.o: src/%.c $(wildcard include/*.h) | build/vg/obj
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -O1 -g -c -o $@ $<
 
+# `make SYSTEMD=1` builds build/systemd/memwarden as well: the build with
+# libsystemd, for the journal target ([log] target = journal) and sd_notify
+# to systemd when memwarden itself is a Type=notify service (SPEC sections 7
+# and 10). It is linked with glibc and dynamically: Debian's libsystemd-dev
+# ships libsystemd.so only, no static archive. `make install SYSTEMD=1`
+# installs it as memwarden; test-build builds it whenever libsystemd-dev
+# is installed, for tests/integration/test_journal.py.
+HAVE_LIBSYSTEMD := $(wildcard /usr/include/systemd/sd-journal.h)
+SDOBJ      := $(SRC:src/%.c=build/systemd/obj/%.o)
+INSTALL_BIN := build/memwarden
+ifeq ($(SYSTEMD),1)
+ifeq ($(HAVE_LIBSYSTEMD),)
+$(error SYSTEMD=1 needs libsystemd's headers: apt-get install libsystemd-dev)
+endif
+INSTALL_BIN := build/systemd/memwarden
+all: build/systemd/memwarden
+endif
+test-build: $(if $(HAVE_LIBSYSTEMD),build/systemd/memwarden)
+
+build/systemd/memwarden: $(SDOBJ)
+	$(CC) $(CFLAGS) -o $@ $(SDOBJ) $(LIBS) -lsystemd
+
+build/systemd/obj/%.o: src/%.c $(wildcard include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DMEMWARDEN_JOURNAL $(CFLAGS) -c -o $@ $<
+
 build/san/libmemwarden.a: $(SANLIBOBJ)
 	rm -f $@ && ar rcs $@ $(SANLIBOBJ)
 
@@ -148,12 +175,25 @@ template: build/memwarden
 # auto` looks first; the agent beside it, where `agent = auto` looks.
 JEMALLOC_SO := $(shell $(CC) -print-file-name=libjemalloc.so.2)
 
-install: build/memwarden build/memwarden-agent.so
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)
-	install -m 0755 build/memwarden $(DESTDIR)$(BINDIR)/memwarden
+# The man pages go to MANDIR: memwarden(8) and memwarden.ini(5).
+MANDIR     ?= $(PREFIX)/share/man
+
+install: $(INSTALL_BIN) build/memwarden-agent.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/memwarden
 	install -m 0644 build/memwarden-agent.so $(DESTDIR)$(LIBDIR)/memwarden-agent.so
 	@test -f "$(JEMALLOC_SO)" || { echo "install: libjemalloc.so.2 not found (apt-get install libjemalloc2)" >&2; exit 1; }
 	install -m 0644 $(JEMALLOC_SO) $(DESTDIR)$(LIBDIR)/libjemalloc.so.2
+	install -m 0644 man/memwarden.8 $(DESTDIR)$(MANDIR)/man8/memwarden.8
+	install -m 0644 man/memwarden.ini.5 $(DESTDIR)$(MANDIR)/man5/memwarden.ini.5
+
+# man/memwarden.ini.5's keys are generated from the schema in src/config.c,
+# like etc/memwarden.ini (man/gen-ini.sh); the rest of both pages is written
+# by hand. Phony: man/ is a directory.
+.PHONY: man
+man: build/memwarden
+	man/gen-ini.sh build/memwarden man/memwarden.ini.5 > build/memwarden.ini.5
+	mv build/memwarden.ini.5 man/memwarden.ini.5
 
 format:
 	clang-format -i src/*.c src/agent/*.c src/musl/*.c include/*.h tests/unit/*.c tests/workloads/*.c \

@@ -1,7 +1,8 @@
 /*
  * memwarden's own log lines (SPEC section 7): one event per line on stderr,
  * JSON or text, each line written with a single write(2) so that it never
- * splits or interleaves with the service's output.
+ * splits or interleaves with the service's output; or, with [log] target =
+ * journal (log_set_target), one journal entry per event (journal.h).
  *
  *   log_event(LOG_INFO, "spawn", LOG_FIELDS(LF_INT("pid", pid)), "started %s", argv[0]);
  *   log_warn("state", "cannot write %s", path);    appends ": strerror(errno)"
@@ -45,6 +46,10 @@ struct log_field {
 /* Before log_setup, lines go out as text at info level with no service name. */
 void log_setup(enum log_format format, enum log_level level, const char *service);
 int log_enabled(enum log_level level);
+/* [log] target, after log_setup: LOG_TARGET_JOURNAL sends each event to the
+ * journal (journal.h) instead of stderr; an event the journal does not take
+ * goes to stderr, after one warning there per streak of failures. */
+void log_set_target(enum log_target target);
 
 void log_emit(enum log_level level, const char *event, const struct log_field *fields,
 	      size_t nfields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));

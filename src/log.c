@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 
 /* PIPE_BUF: the longest write a pipe keeps in one piece. */
@@ -19,6 +20,9 @@
 static enum log_format log_format_active = LOG_FORMAT_TEXT;
 static enum log_level log_level_min = LOG_INFO;
 static const char *log_service = "";
+static enum log_target log_target_active = LOG_TARGET_STDERR;
+/* Events the journal did not take since its last success (0: none). */
+static unsigned long long journal_missed;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -30,6 +34,13 @@ log_setup(enum log_format format, enum log_level level, const char *service)
 	log_format_active = format;
 	log_level_min = level;
 	log_service = service ? service : "";
+}
+
+void
+log_set_target(enum log_target target)
+{
+	log_target_active = target;
+	journal_missed = 0;
 }
 
 int
@@ -274,12 +285,64 @@ write_line(char *buf, size_t len)
 }
 
 static void
+stderr_emit(enum log_level level, const char *event, const struct log_field *fields, size_t nfields,
+	    const char *msg)
+{
+	char line[LINE_MAX_BYTES];
+	size_t len = 0;
+
+	/* One byte is kept for the newline. */
+	if (log_format_active == LOG_FORMAT_JSON)
+		format_json(line, &len, sizeof(line) - 1, level, event, msg, fields, nfields);
+	else
+		format_text(line, &len, sizeof(line) - 1, level, event, msg, fields, nfields);
+	write_line(line, len);
+}
+
+/* One event to the journal; false when it did not take it (said once on
+ * stderr per streak of failures, and in the journal when it is back). */
+static bool
+journal_emit(enum log_level level, const char *event, const struct log_field *fields,
+	     size_t nfields, const char *msg)
+{
+	int saved = errno, err;
+	char text[256];
+
+	if (journal_send(level, event, log_service, msg, fields, nfields) != 0) {
+		err = errno;
+		if (journal_missed++ == 0 && log_enabled(LOG_WARN)) {
+			snprintf(text, sizeof(text),
+				 "cannot write to the journal: %s; memwarden's lines go to stderr "
+				 "until it takes them again",
+				 strerror(err));
+			stderr_emit(LOG_WARN, "log",
+				    LOG_FIELDS(LF_STR("target", "journal"), LF_INT("errno", err)),
+				    text);
+		}
+		errno = saved;
+		return false;
+	}
+	if (journal_missed > 0 && log_enabled(LOG_INFO)) {
+		unsigned long long missed = journal_missed;
+
+		journal_missed = 0;
+		snprintf(text, sizeof(text),
+			 "the journal takes memwarden's lines again; %llu went to stderr meanwhile",
+			 missed);
+		(void)journal_send(
+		    LOG_INFO, "log", log_service, text,
+		    LOG_FIELDS(LF_STR("target", "journal"), LF_UINT("missed", missed)));
+	}
+	journal_missed = 0;
+	errno = saved;
+	return true;
+}
+
+static void
 vlog_emit(enum log_level level, const char *event, const struct log_field *fields, size_t nfields,
 	  const char *suffix, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	char line[LINE_MAX_BYTES];
-	size_t len = 0;
 	int n;
 
 	if (!log_enabled(level))
@@ -292,12 +355,10 @@ vlog_emit(enum log_level level, const char *event, const struct log_field *field
 
 		snprintf(msg + used, sizeof(msg) - used, ": %s", suffix);
 	}
-	/* One byte is kept for the newline. */
-	if (log_format_active == LOG_FORMAT_JSON)
-		format_json(line, &len, sizeof(line) - 1, level, event, msg, fields, nfields);
-	else
-		format_text(line, &len, sizeof(line) - 1, level, event, msg, fields, nfields);
-	write_line(line, len);
+	if (log_target_active == LOG_TARGET_JOURNAL &&
+	    journal_emit(level, event, fields, nfields, msg))
+		return;
+	stderr_emit(level, event, fields, nfields, msg);
 }
 
 void

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "journal.h"
 #include "log.h"
 #include "monitor.h"
 #include "notify.h"
@@ -188,6 +189,11 @@ publish_state(struct supervisor *s)
 	    .socket = s->notify.fd >= 0 ? s->notify.name : NULL,
 	};
 
+	/* memwarden's own manager, when it is a systemd Type=notify service
+	 * (a no-op otherwise, and in the static build): STATUS= at each
+	 * change of state, READY=1 when the service becomes ready. */
+	journal_notify_status(info.state);
+	journal_notify_ready(s->ready);
 	s->dirty = false;
 	s->published_ms = now_ms();
 	s->sample_published = info.last_sample_json != NULL;
@@ -557,6 +563,7 @@ on_sigterm(struct supervisor *s)
 	s->shutdown = true;
 	s->ready = false;
 	s->dirty = true;
+	journal_notify_stopping();
 	log_event(
 	    LOG_INFO, "shutdown",
 	    LOG_FIELDS(LF_STR("phase", "begin"), LF_UINT("drain_delay_ms", s->cfg->drain_delay_ms)),
@@ -648,6 +655,7 @@ static void
 finish_stop(struct supervisor *s)
 {
 	if (s->after == AFTER_EXIT || s->shutdown) {
+		journal_notify_stopping(); /* when the service ended by itself */
 		if (s->shutdown)
 			log_event(LOG_INFO, "shutdown", LOG_FIELDS(LF_STR("phase", "done")),
 				  "every process of the service has ended");

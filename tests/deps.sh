@@ -4,7 +4,8 @@
 set -eu
 
 packages="gcc make libc6-dev libinih-dev libcgroup-dev libcmocka-dev python3 util-linux
-procps file valgrind musl-tools libjemalloc2 libjemalloc-dev groff-base busybox-static"
+procps file valgrind musl-tools libjemalloc2 libjemalloc-dev groff-base busybox-static
+libsystemd-dev systemd"
 
 missing=""
 for p in $packages; do

@@ -58,7 +58,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
 WORKLOAD_BIN := $(WORKLOAD_SRC:tests/workloads/%.c=build/workloads/%)
 
-.PHONY: all container vm demo test test-build unit integration install clean format lint template check-template
+.PHONY: all container vm demo test test-build unit integration install clean format lint tidy template check-template
 
 all: build/memwarden build/memwarden-agent.so
 
@@ -166,6 +166,39 @@ container: build/memwarden
 vm: build/memwarden
 	python3 tests/vm/run.py
 
+# Fuzzing (tests/fuzz/README.md): libFuzzer targets built with clang,
+# against build/fuzz/, the src/ objects compiled by clang with coverage
+# instrumentation, ASan and UBSan. `make fuzz` runs each target
+# FUZZ_SECONDS (FUZZ_TARGETS="config notify" for some); `make test` runs
+# each briefly through tests/run-fuzz.sh.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+FUZZFLAGS  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+FUZZOBJ    := $(LIBSRC:src/%.c=build/fuzz/obj/%.o)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build/fuzz/obj/%.o: src/%.c $(wildcard include/*.h) | build/fuzz/obj
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(filter-out -Werror,$(WARN)) $(FUZZFLAGS) \
+		-fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/libmemwarden.a: $(FUZZOBJ)
+	rm -f $@ && ar rcs $@ $(FUZZOBJ)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/libmemwarden.a
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< \
+		build/fuzz/libmemwarden.a $(LIBS)
+
+build/fuzz/obj:
+	mkdir -p $@
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	tests/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # etc/memwarden.ini is generated from the schema in src/config.c.
 template: build/memwarden
 	build/memwarden check --template > etc/memwarden.ini
@@ -198,6 +231,10 @@ man: build/memwarden
 format:
 	clang-format -i src/*.c src/agent/*.c src/musl/*.c include/*.h tests/unit/*.c tests/workloads/*.c \
 		tests/container/workloads/*.c tests/vm/workloads/*.c
+
+# clang-tidy with the checks in .clang-tidy (warnings are errors).
+tidy:
+	clang-tidy --quiet $(SRC) src/agent/agent.c -- $(CPPFLAGS) -std=gnu11
 
 lint:
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \

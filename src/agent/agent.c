@@ -84,7 +84,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define DEFAULT_RELEASE_SIGNAL AGENT_DEFAULT_SIGNAL
-#define THREAD_STACK (64 * 1024)
+#define THREAD_STACK ((size_t)64 * 1024)
 #define MALLCTL_ARENAS_ALL 4096
 
 /* The fortified variants the compiler calls for poll and ppoll under
@@ -173,7 +173,7 @@ real_sigaction(void)
 static void
 send_report(const char *msg, size_t len, int wait_ms)
 {
-	struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+	struct timeval tv = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000};
 	int fd;
 
 	if (!active)
@@ -625,7 +625,9 @@ safe_point(void)
 
 /* ------------------------------------------------------------ safe points */
 
-/* Resolves the real function into fn, or fails the call with ENOSYS. */
+/* Resolves the real function into fn, or fails the call with ENOSYS.
+ * (fn is pasted into names: it cannot be parenthesized.) */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define REAL(fn, name)                                                                             \
 	static void *slot_##fn;                                                                    \
 	__typeof__(&fn) real_fn = (__typeof__(&fn))real(&slot_##fn, name);                         \
@@ -633,6 +635,7 @@ safe_point(void)
 		errno = ENOSYS;                                                                    \
 		return -1;                                                                         \
 	}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 /* The wrapped call between two safe points: before, for a request that
  * came while the program was busy; after, for one that interrupted it. */

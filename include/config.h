@@ -108,7 +108,8 @@ struct config {
 	uint64_t memory_interval_ms;
 
 	/* [status] */
-	char *state_file; /* never NULL after config_load */
+	char *state_file;    /* never NULL after config_load */
+	char *state_warning; /* why the default is not in /run, for the log; or NULL */
 
 	/* [environment]: "KEY=value" strings added to the service's environment */
 	char **environment;

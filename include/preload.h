@@ -101,9 +101,13 @@ int preload_find_command(const char *argv0, const char *path_env, const char *di
 bool preload_lib_is_glibc(const char *path);
 
 /* Decides the plan for cfg, with environ_in as memwarden's environment.
- * Returns 0, or 1 with a message in err when an explicit [allocator]
- * jemalloc or agent path is not a regular file (a start-up error). Logs
- * the warnings and the `allocator` event. */
+ * Every library preloaded must be safe to (safepath.h): a regular file
+ * that only root or memwarden's own user may change, in directories only
+ * they may change; the service gets its resolved path. Returns 0, or 1
+ * with a message in err naming the key, the path and the reason when an
+ * explicit [allocator] jemalloc or agent path is not (a start-up error);
+ * one auto finds that is not is skipped with a warning. Logs the warnings
+ * and the `allocator` event. */
 int preload_setup(struct preload_plan *plan, const struct config *cfg, char **environ_in, char *err,
 		  size_t errlen);
 

@@ -15,7 +15,17 @@
 #include "config.h"
 #include "signals.h"
 
-enum spawn_step { STEP_NONE, STEP_CHDIR, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC };
+/* In this order in the child; STEP_CAPS after setuid() to a user other
+ * than root: every capability cleared, the ambient set too (spawn.c). */
+enum spawn_step {
+	STEP_NONE,
+	STEP_CHDIR,
+	STEP_SETGROUPS,
+	STEP_SETGID,
+	STEP_SETUID,
+	STEP_CAPS,
+	STEP_EXEC
+};
 
 struct spawn_failure {
 	int step; /* enum spawn_step */

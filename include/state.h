@@ -27,6 +27,16 @@ struct service_state_info {
 /* Returns 0, or 1 with errno set. */
 int state_write(const char *path, const struct service_state_info *info);
 
+/* Whether the state file at path (absolute) is safe from a service that
+ * runs as another user than memwarden (SPEC section 8): its directory,
+ * and every directory above it, must be root's or trusted's (memwarden's
+ * uid) and not writable by group or others (a directory above it may be,
+ * with the sticky bit, like /tmp). When the directory does not exist yet,
+ * its parent is checked instead: memwarden creates it. Returns 0, or 1
+ * with the reason in why. Whether the file itself may be written is not
+ * checked: it is replaced at every write. */
+int state_dir_check(const char *path, uid_t trusted, char *why, size_t whylen);
+
 /* Reads the file whole into a NUL-terminated malloc'd buffer. Returns 0,
  * or 1 with errno set (ENOENT: no state file). */
 int state_read(const char *path, char **content);

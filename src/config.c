@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "parse.h"
+#include "state.h"
 #include "users.h"
 
 #ifndef MEMWARDEN_VERSION
@@ -207,7 +208,9 @@ static const struct key keys[] = {
      .doc = "User to run the service as: a name from /etc/passwd or a number (a uid that is "
 	    "not in /etc/passwd is fine; its group is then the same number). The service gets "
 	    "the user's primary group and the groups of /etc/group that list the user as a "
-	    "member. Empty: memwarden's own user."},
+	    "member (set in that order: groups, gid, uid), and none of memwarden's "
+	    "capabilities (the bounding set and no_new_privs stay the container's). Empty: "
+	    "memwarden's own user."},
     {.section = "service",
      .name = "group",
      .type = &t_account,
@@ -406,7 +409,11 @@ static const struct key keys[] = {
      .flags = PATH_AUTO,
      .doc = "libjemalloc.so to preload: auto (the copy bundled with memwarden, in the "
 	    "library directory beside its executable or the one it was installed with, then "
-	    "the usual distribution paths) or a path.",
+	    "the usual distribution paths) or a path. It must be a regular file that only root "
+	    "or memwarden's own user may change: theirs, not writable by group or others, in "
+	    "directories likewise (one above may be writable by others with the sticky bit, "
+	    "like /tmp); a path that is not is an error, a copy auto finds that is not is "
+	    "skipped with a warning. The service gets the path with symbolic links resolved.",
      .off = FIELD(jemalloc_path)},
     {.section = "allocator",
      .name = "agent",
@@ -414,7 +421,7 @@ static const struct key keys[] = {
      .def = "auto",
      .flags = PATH_AUTO,
      .doc = "memwarden-agent.so, the preloaded library that releases memory on request: auto "
-	    "(found like jemalloc) or a path.",
+	    "(found like jemalloc) or a path, which must be as safe as jemalloc's.",
      .off = FIELD(agent_path)},
     {.section = "allocator",
      .name = "malloc_conf",
@@ -491,7 +498,13 @@ static const struct key keys[] = {
      .type = &t_path,
      .doc = "The state file memwarden keeps up to date and `memwarden status` reads. "
 	    "Default: " RUN_DIR "/NAME.json, NAME being the service's name, or " TMP_DIR
-	    "/NAME.json when " RUN_DIR " cannot be created or written.",
+	    "/NAME.json when " RUN_DIR " cannot be created or written. When memwarden runs "
+	    "the service as another user ([service] user), that user must not be able to "
+	    "change it: its directory, and every one above it, must be root's (or "
+	    "memwarden's user's) and not writable by group or others (a directory above it "
+	    "may be, with the sticky bit, like /tmp); memwarden creates it 0755. The "
+	    "default falls back to " TMP_DIR " (with a warning) when " RUN_DIR " is not "
+	    "so; a state_file that is not so is an error.",
      .off = FIELD(state_file)},
 };
 
@@ -1922,20 +1935,61 @@ settle_name(struct loader *ld)
 	return set_computed(ld, ki, cfg->name);
 }
 
+/* True when memwarden runs the service as a user other than its own (and
+ * other than root): then that user must not be able to change the state
+ * file (SPEC section 8), which memwarden writes with its own privileges
+ * and `memwarden status` and `release` trust. */
+static bool
+service_is_another_user(const struct config *cfg)
+{
+	return cfg->cred.set_uid && cfg->cred.uid != 0 && cfg->cred.uid != geteuid();
+}
+
 static int
 settle_state_file(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
+	size_t ki = key_index("status", "state_file");
+	char why[PATH_MAX + 256], why_run[PATH_MAX + 256] = "", where[PATH_MAX + 64];
+	bool strict = service_is_another_user(cfg), in_run;
 	const char *dir;
 
-	if (cfg->state_file != NULL)
-		return 0;
-	dir = dir_usable(RUN_DIR, "/run") ? RUN_DIR : TMP_DIR;
+	if (cfg->state_file != NULL) {
+		if (!strict || state_dir_check(cfg->state_file, geteuid(), why, sizeof(why)) == 0)
+			return 0;
+		setting_origin(&ld->st->settings[ki], true, where, sizeof(where));
+		return fail(ld,
+			    "%s: [status] state_file = %s: %s; the service runs as uid %u, who "
+			    "must not be able to change the state file",
+			    where, cfg->state_file, why, (unsigned)cfg->cred.uid);
+	}
+	in_run = dir_usable(RUN_DIR, "/run");
+	if (strict && in_run &&
+	    state_dir_check(RUN_DIR "/x.json", geteuid(), why_run, sizeof(why_run)) != 0) {
+		/* Like an unwritable /run: the fallback, said once. */
+		in_run = false;
+		if (asprintf(&cfg->state_warning,
+			     "[status] state_file: not in " RUN_DIR ": %s; the service runs as uid "
+			     "%u; using " TMP_DIR " instead",
+			     why_run, (unsigned)cfg->cred.uid) < 0)
+			cfg->state_warning = NULL;
+	}
+	dir = in_run ? RUN_DIR : TMP_DIR;
+	if (strict && !in_run &&
+	    state_dir_check(TMP_DIR "/x.json", geteuid(), why, sizeof(why)) != 0) {
+		return fail(ld,
+			    "[status] state_file: no safe directory for it: %s%s%s" TMP_DIR
+			    ": %s; the service runs as uid %u, who must not be able to change "
+			    "it; set [status] state_file",
+			    cfg->state_warning ? RUN_DIR ": " : "",
+			    cfg->state_warning ? why_run : "", cfg->state_warning ? "; " : "", why,
+			    (unsigned)cfg->cred.uid);
+	}
 	if (asprintf(&cfg->state_file, "%s/%s.json", dir, cfg->name) < 0) {
 		cfg->state_file = NULL;
 		return fail(ld, "out of memory");
 	}
-	return set_computed(ld, key_index("status", "state_file"), cfg->state_file);
+	return set_computed(ld, ki, cfg->state_file);
 }
 
 static bool
@@ -2103,8 +2157,10 @@ settle(struct loader *ld, const char *path)
 {
 	struct config *cfg = ld->cfg;
 
-	if (settle_command(ld) || settle_name(ld) || settle_state_file(ld) ||
-	    settle_credentials(ld) || settle_thresholds(ld) || settle_log(ld) ||
+	/* The credentials before the state file: where it may go depends on
+	 * the service's user. */
+	if (settle_command(ld) || settle_name(ld) || settle_credentials(ld) ||
+	    settle_state_file(ld) || settle_thresholds(ld) || settle_log(ld) ||
 	    settle_environment(ld))
 		return 1;
 	if (cfg->fast_interval_ms > cfg->interval_ms)
@@ -2189,6 +2245,7 @@ config_free(struct config *cfg)
 	free(cfg->agent_path);
 	free(cfg->malloc_conf);
 	free(cfg->state_file);
+	free(cfg->state_warning);
 	for (i = 0; cfg->environment != NULL && i < cfg->n_environment; i++)
 		free(cfg->environment[i]);
 	free(cfg->environment);

@@ -454,6 +454,8 @@ cmd_run(int argc, char **argv)
 	free(o.overrides);
 	log_setup(cfg.log_format, cfg.log_level, cfg.name);
 	log_set_target(cfg.log_target);
+	if (cfg.state_warning != NULL)
+		log_warnx("state", "%s", cfg.state_warning);
 	if (signals_setup(&inherited, &sigfd) != 0) {
 		log_error("start", "cannot set up signal handling");
 		config_free(&cfg);

@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "log.h"
 #include "preload.h"
+#include "safepath.h"
 
 #define JEMALLOC_SONAME "libjemalloc.so.2"
 
@@ -597,6 +598,32 @@ regular_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A library found by auto, at buf: usable when it is a regular file that
+ * is safe to preload (safepath.h); buf then holds its resolved path, what
+ * the service's loader opens. Anything else there (a directory, /dev/null
+ * bind-mounted over it) is silently not a candidate; an unsafe library is
+ * skipped with a warning that says why. */
+static bool
+usable_lib(const char *key, char *buf, size_t len)
+{
+	char canon[PRELOAD_PATH_MAX], why[PRELOAD_PATH_MAX + 128];
+
+	if (!regular_file(buf))
+		return false;
+	if (safepath_check(buf, SAFEPATH_FILE, geteuid(), canon, sizeof(canon), why, sizeof(why)) !=
+	    0) {
+		log_event(
+		    LOG_WARN, "allocator",
+		    LOG_FIELDS(LF_STR("key", key), LF_STR("path", buf), LF_STR("reason", why)),
+		    "[allocator] %s = auto: not using %s, not safe to preload: %s", key, buf, why);
+		return false;
+	}
+	if (strlen(canon) >= len)
+		return false;
+	memcpy(buf, canon, strlen(canon) + 1);
+	return true;
+}
+
 /* The directory of memwarden's executable into dir; 0, or 1. */
 static int
 exe_dir(char *dir, size_t len)
@@ -614,31 +641,31 @@ exe_dir(char *dir, size_t len)
 	return 0;
 }
 
-/* dir/name into buf, when that is a regular file. */
+/* dir/name into buf, when that is a library auto may use. */
 static bool
-try_path(char *buf, size_t len, const char *dir, const char *name)
+try_path(const char *key, char *buf, size_t len, const char *dir, const char *name)
 {
 	int n = snprintf(buf, len, "%s/%s", dir, name);
 
-	return n > 0 && (size_t)n < len && regular_file(buf);
+	return n > 0 && (size_t)n < len && usable_lib(key, buf, len);
 }
 
 /* lib/ beside memwarden's bin/: the /opt/memwarden image layout. */
 static bool
-beside_exe(const char *name, char *buf, size_t len)
+beside_exe(const char *key, const char *name, char *buf, size_t len)
 {
 	char dir[PRELOAD_PATH_MAX], *slash;
 
 	if (exe_dir(dir, sizeof(dir) - 4) != 0 || (slash = strrchr(dir, '/')) == NULL)
 		return false;
 	memcpy(slash, "/lib", 5);
-	return try_path(buf, len, dir, name);
+	return try_path(key, buf, len, dir, name);
 }
 
 /* The build tree: build/memwarden-agent.so beside build/memwarden, or
  * above build/san/memwarden and build/vg/memwarden. */
 static bool
-in_build_dir(const char *name, char *buf, size_t len)
+in_build_dir(const char *key, const char *name, char *buf, size_t len)
 {
 	char dir[PRELOAD_PATH_MAX], *slash;
 	int up;
@@ -650,7 +677,7 @@ in_build_dir(const char *name, char *buf, size_t len)
 		if (slash == NULL)
 			return false;
 		if (strcmp(slash + 1, "build") == 0)
-			return try_path(buf, len, dir, name);
+			return try_path(key, buf, len, dir, name);
 		*slash = '\0';
 	}
 	return false;
@@ -669,12 +696,12 @@ find_jemalloc(char *buf, size_t len)
 	};
 	size_t i;
 
-	if (beside_exe(JEMALLOC_SONAME, buf, len) ||
-	    try_path(buf, len, MEMWARDEN_LIBDIR, JEMALLOC_SONAME))
+	if (beside_exe("jemalloc", JEMALLOC_SONAME, buf, len) ||
+	    try_path("jemalloc", buf, len, MEMWARDEN_LIBDIR, JEMALLOC_SONAME))
 		return "bundled";
 	for (i = 0; i < sizeof(distro) / sizeof(distro[0]); i++) {
 		snprintf(buf, len, "%s", distro[i]);
-		if (regular_file(buf))
+		if (usable_lib("jemalloc", buf, len))
 			return "distribution";
 	}
 	return NULL;
@@ -686,11 +713,11 @@ find_jemalloc(char *buf, size_t len)
 static const char *
 find_agent(char *buf, size_t len)
 {
-	if (beside_exe(AGENT_SONAME, buf, len))
+	if (beside_exe("agent", AGENT_SONAME, buf, len))
 		return "bundled";
-	if (in_build_dir(AGENT_SONAME, buf, len))
+	if (in_build_dir("agent", AGENT_SONAME, buf, len))
 		return "build";
-	if (try_path(buf, len, MEMWARDEN_LIBDIR, AGENT_SONAME))
+	if (try_path("agent", buf, len, MEMWARDEN_LIBDIR, AGENT_SONAME))
 		return "bundled";
 	return NULL;
 }
@@ -817,16 +844,28 @@ check_command(struct preload_plan *plan, const struct config *cfg, char **enviro
 	drop_mismatch(cmd, k, &plan->agent, &plan->agent_reason, "the agent");
 }
 
-/* An explicit [allocator] path must be a file: a start-up error if not. */
+/* An explicit [allocator] path must be a library safe to preload: an
+ * absolute path to a regular file that only root or memwarden's own user
+ * may change, in directories only they may change (safepath.h). Whoever
+ * may replace it runs code in every instance of the service, as the
+ * service's user. Anything else is a start-up error. The service gets the
+ * resolved path: what was checked is what its loader opens. */
 static int
 configured_lib(const char *key, const char *path, char **lib, char *err, size_t errlen)
 {
-	if (!regular_file(path)) {
-		snprintf(err, errlen, "[allocator] %s = %s: %s", key, path,
-			 access(path, F_OK) == 0 ? "not a regular file" : strerror(errno));
+	char canon[PRELOAD_PATH_MAX], why[PRELOAD_PATH_MAX + 128];
+
+	if (safepath_check(path, SAFEPATH_FILE, geteuid(), canon, sizeof(canon), why,
+			   sizeof(why)) != 0) {
+		snprintf(err, errlen, "[allocator] %s = %s: %s%s", key, path,
+			 regular_file(path) ? "not safe to preload: " : "", why);
 		return 1;
 	}
-	*lib = strdup(path);
+	*lib = strdup(canon);
+	if (*lib == NULL) {
+		snprintf(err, errlen, "allocator: out of memory");
+		return 1;
+	}
 	return 0;
 }
 

@@ -2,10 +2,13 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <grp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent_proto.h"
@@ -13,6 +16,13 @@
 #include "spawn.h"
 
 extern char **environ;
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#endif
+#ifndef PR_CAP_AMBIENT_CLEAR_ALL
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
 
 /* The preload's variables: however many its plan has room for. */
 #define PRELOAD_ENV_MAX (sizeof(((struct preload_plan *)0)->env) / sizeof(char *))
@@ -54,6 +64,8 @@ spawn_step_name(int step)
 		return "setgid";
 	case STEP_SETUID:
 		return "setuid";
+	case STEP_CAPS:
+		return "capset";
 	case STEP_EXEC:
 		return "exec";
 	default:
@@ -156,6 +168,45 @@ static void __attribute__((noreturn)) child_fail(int fd, int step)
 	_exit(spawn_failure_status(&f));
 }
 
+/*
+ * After setuid() to a user other than root: none of memwarden's
+ * capabilities may reach the service. The kernel clears the permitted,
+ * effective and ambient sets on that setuid() (capabilities(7)), unless
+ * memwarden was started with SECBIT_KEEP_CAPS or SECBIT_NO_SETUID_FIXUP;
+ * then the ambient set would survive execve() and the inheritable set would
+ * combine with a program's file capabilities. So all four are cleared here,
+ * whatever the securebits: dropping capabilities needs none.
+ *
+ * The bounding set is left as memwarden found it, and no_new_privs is not
+ * set: both are the container's to decide (docker run --cap-drop,
+ * --security-opt no-new-privileges, a pod's securityContext), and setting
+ * either here would break the setuid or file-capability helpers a service
+ * may legitimately run (ping, su, a web server's port binder), as Docker's
+ * USER does not.
+ *
+ * Raw system calls: async-signal-safe, and no libcap in a static PID 1.
+ */
+struct cap_header {
+	uint32_t version;
+	int pid;
+};
+struct cap_data {
+	uint32_t effective, permitted, inheritable;
+};
+#define CAP_VERSION_3 0x20080522 /* linux/capability.h: two cap_data */
+
+static int
+drop_capabilities(void)
+{
+	struct cap_header h = {.version = CAP_VERSION_3, .pid = 0};
+	struct cap_data d[2] = {{0, 0, 0}, {0, 0, 0}};
+
+	/* EINVAL: a kernel before 4.3, without ambient capabilities. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+		return 1;
+	return syscall(SYS_capset, &h, d) != 0;
+}
+
 /* Runs in the child between fork and exec: only async-signal-safe calls.
  * All signals are still blocked here (inherited from memwarden), which is
  * what makes tcsetpgrp safe: a background process group taking the
@@ -181,6 +232,8 @@ child_exec(const struct config *cfg, const struct inherited_signals *inherited, 
 		child_fail(fd, STEP_SETGID);
 	if (c->set_uid && setuid(c->uid) != 0)
 		child_fail(fd, STEP_SETUID);
+	if (c->set_uid && c->uid != 0 && drop_capabilities() != 0)
+		child_fail(fd, STEP_CAPS);
 	signals_restore_inherited(inherited);
 	/* execvp searches the PATH of environ: make it the service's. */
 	environ = env;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "safepath.h"
 #include "state.h"
 
 #ifndef RENAME_EXCHANGE
@@ -88,20 +89,84 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Creates the state file's directory (one level: /run/memwarden). */
+/* The directory of path into dir; 0, or 1 when path has none but "/". */
 static int
-make_parent(const char *path)
+parent_dir(const char *path, char *dir, size_t len)
 {
-	char dir[4096];
 	char *slash;
 
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+	if (snprintf(dir, len, "%s", path) >= (int)len)
 		return 1;
 	slash = strrchr(dir, '/');
 	if (slash == NULL || slash == dir)
 		return 1;
 	*slash = '\0';
-	return mkdir(dir, 0755) != 0 && errno != EEXIST;
+	return 0;
+}
+
+/* Creates the state file's directory (one level: /run/memwarden), 0755
+ * (less with a stricter umask), memwarden's. One that appeared between
+ * the open that did not find it and this mkdir (/tmp/memwarden, made by
+ * someone else in a directory anyone may write) is used only when it is
+ * memwarden's or root's and writable by no one else. */
+static int
+make_parent(const char *path)
+{
+	char dir[4096];
+	struct stat st;
+
+	if (parent_dir(path, dir, sizeof(dir)) != 0)
+		return 1;
+	if (mkdir(dir, 0755) == 0)
+		return 0;
+	if (errno != EEXIST || lstat(dir, &st) != 0)
+		return 1;
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		errno = EPERM;
+		return 1;
+	}
+	return 0;
+}
+
+int
+state_dir_check(const char *path, uid_t trusted, char *why, size_t whylen)
+{
+	char dir[4096], above[4096];
+	struct stat st;
+
+	if (parent_dir(path, dir, sizeof(dir)) != 0) {
+		snprintf(why, whylen, "not a file in a directory of its own");
+		return 1;
+	}
+	if (stat(dir, &st) == 0) {
+		if (safepath_check(dir, SAFEPATH_PRIVATE_DIR, trusted, NULL, 0, why, whylen) == 0)
+			return 0;
+		/* "the directory /x is ..." when it is an ancestor; name it when
+		 * it is the state file's own. */
+		if (strncmp(why, "the directory ", 14) != 0) {
+			char reason[512];
+
+			snprintf(reason, sizeof(reason), "%s", why);
+			snprintf(why, whylen, "its directory %s is %s", dir, reason);
+		}
+		return 1;
+	}
+	/* Not there: memwarden creates it (one level) in its parent, which
+	 * must then be safe to create it in. Not even that: the writes fail
+	 * and say so; nothing to protect. */
+	if (errno != ENOENT || parent_dir(dir, above, sizeof(above)) != 0 || stat(above, &st) != 0)
+		return 0;
+	if (safepath_check(above, SAFEPATH_DIR, trusted, NULL, 0, why, whylen) == 0)
+		return 0;
+	if (strncmp(why, "the directory ", 14) != 0) {
+		char reason[512];
+
+		snprintf(reason, sizeof(reason), "%s", why);
+		snprintf(why, whylen, "the directory %s, where memwarden would create %s, is %s",
+			 above, dir, reason);
+	}
+	return 1;
 }
 
 /* Puts tmp in path's place. Exchanging the two names and then removing

@@ -3,6 +3,7 @@
  * ELF classification of real files. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "preload.h"
+#include "safepath.h"
 #include "spawn.h"
 
 #define JE "/opt/memwarden/lib/libjemalloc.so.2"
@@ -432,6 +434,180 @@ setup_with_agent(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+/* The pure judgement of one object: root's or the trusted uid's, not
+ * writable by group or others; a directory above may be with the sticky
+ * bit, the state file's own directory may not. */
+static void
+safe_path_judge(void **state)
+{
+	(void)state;
+	assert_null(safepath_judge(S_IFREG | 0644, 0, 0, SAFEPATH_FILE));
+	assert_null(safepath_judge(S_IFREG | 0755, 1000, 1000, SAFEPATH_FILE));
+	assert_null(safepath_judge(S_IFREG | 0444, 0, 1000, SAFEPATH_FILE));
+	assert_string_equal(safepath_judge(S_IFREG | 0644, 1000, 0, SAFEPATH_FILE),
+			    "owned by another user");
+	assert_string_equal(safepath_judge(S_IFREG | 0644, 1001, 1000, SAFEPATH_FILE),
+			    "owned by another user");
+	assert_string_equal(safepath_judge(S_IFREG | 0664, 0, 0, SAFEPATH_FILE),
+			    "writable by group or others");
+	assert_string_equal(safepath_judge(S_IFREG | 0646, 0, 0, SAFEPATH_FILE),
+			    "writable by group or others");
+	/* the sticky bit does not make a file safe */
+	assert_string_equal(safepath_judge(S_IFREG | 01666, 0, 0, SAFEPATH_FILE),
+			    "writable by group or others");
+	assert_string_equal(safepath_judge(S_IFDIR | 0755, 0, 0, SAFEPATH_FILE),
+			    "not a regular file");
+	assert_string_equal(safepath_judge(S_IFCHR | 0666, 0, 0, SAFEPATH_FILE),
+			    "not a regular file");
+	assert_null(safepath_judge(S_IFDIR | 0755, 0, 0, SAFEPATH_DIR));
+	assert_null(safepath_judge(S_IFDIR | 01777, 0, 0, SAFEPATH_DIR)); /* /tmp */
+	assert_string_equal(safepath_judge(S_IFDIR | 0777, 0, 0, SAFEPATH_DIR),
+			    "writable by group or others without the sticky bit");
+	assert_string_equal(safepath_judge(S_IFDIR | 0775, 0, 0, SAFEPATH_DIR),
+			    "writable by group or others without the sticky bit");
+	assert_string_equal(safepath_judge(S_IFDIR | 01777, 1000, 0, SAFEPATH_DIR),
+			    "owned by another user");
+	assert_string_equal(safepath_judge(S_IFREG | 0644, 0, 0, SAFEPATH_DIR), "not a directory");
+	assert_null(safepath_judge(S_IFDIR | 0755, 0, 0, SAFEPATH_PRIVATE_DIR));
+	assert_string_equal(safepath_judge(S_IFDIR | 01777, 0, 0, SAFEPATH_PRIVATE_DIR),
+			    "writable by group or others");
+}
+
+/* safepath_check on real files under tmpdir (0700, in /tmp: sticky). */
+static void
+safe_path_walk(void **state)
+{
+	char good[128], canon[PATH_MAX], why[PATH_MAX + 128], open_dir[128], bad[256];
+	char sticky[128], in_sticky[256], link[128], bad_link[128], rel[256];
+	uid_t me = geteuid(), other = me == 0 ? 12345 : me + 1;
+
+	(void)state;
+	snprintf(good, sizeof(good), "%s/libgood.so", tmpdir);
+	assert_int_equal(copy_file("/bin/true", good, 0644), 0);
+	assert_int_equal(
+	    safepath_check(good, SAFEPATH_FILE, me, canon, sizeof(canon), why, sizeof(why)), 0);
+	assert_string_equal(canon, good);
+	/* relative, missing, not a file */
+	assert_int_equal(
+	    safepath_check("lib/libgood.so", SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	assert_string_equal(why, "not an absolute path");
+	snprintf(rel, sizeof(rel), "%s/missing/lib.so", tmpdir);
+	assert_int_equal(safepath_check(rel, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	assert_string_equal(why, "No such file or directory");
+	assert_int_equal(safepath_check(tmpdir, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	assert_string_equal(why, "not a regular file");
+	/* writable by group, by others */
+	chmod(good, 0664);
+	assert_int_equal(safepath_check(good, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	assert_string_equal(why, "writable by group or others (mode 0664)");
+	chmod(good, 0606);
+	assert_int_equal(safepath_check(good, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	chmod(good, 0644);
+	/* in a directory anyone may write: refused, named */
+	snprintf(open_dir, sizeof(open_dir), "%s/open", tmpdir);
+	assert_int_equal(mkdir(open_dir, 0755), 0);
+	chmod(open_dir, 0777);
+	snprintf(bad, sizeof(bad), "%s/lib.so", open_dir);
+	assert_int_equal(copy_file("/bin/true", bad, 0644), 0);
+	assert_int_equal(safepath_check(bad, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, open_dir));
+	assert_non_null(
+	    strstr(why, "writable by group or others without the sticky bit (mode 0777)"));
+	/* ... unless it has the sticky bit (like /tmp) */
+	snprintf(sticky, sizeof(sticky), "%s/sticky", tmpdir);
+	assert_int_equal(mkdir(sticky, 0755), 0);
+	chmod(sticky, 01777);
+	snprintf(in_sticky, sizeof(in_sticky), "%s/lib.so", sticky);
+	assert_int_equal(copy_file("/bin/true", in_sticky, 0644), 0);
+	assert_int_equal(safepath_check(in_sticky, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)),
+			 0);
+	/* a symbolic link: checked as resolved too, which is what is used */
+	snprintf(link, sizeof(link), "%s/liblink.so", tmpdir);
+	assert_int_equal(symlink(good, link), 0);
+	assert_int_equal(
+	    safepath_check(link, SAFEPATH_FILE, me, canon, sizeof(canon), why, sizeof(why)), 0);
+	assert_string_equal(canon, good);
+	snprintf(bad_link, sizeof(bad_link), "%s/libbad.so", tmpdir);
+	assert_int_equal(symlink(bad, bad_link), 0);
+	assert_int_equal(safepath_check(bad_link, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, open_dir));
+	/* a link to a safe file, in the open directory, where anyone could
+	 * replace it: refused on the way */
+	snprintf(rel, sizeof(rel), "%s/link.so", open_dir);
+	assert_int_equal(symlink(good, rel), 0);
+	assert_int_equal(safepath_check(rel, SAFEPATH_FILE, me, NULL, 0, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, open_dir));
+	/* owned by someone else: root may chown to show it; anyone else
+	 * trusts only root and themselves */
+	if (me == 0) {
+		assert_int_equal(chown(good, other, (gid_t)-1), 0);
+		assert_int_equal(safepath_check(good, SAFEPATH_FILE, 0, NULL, 0, why, sizeof(why)),
+				 1);
+		assert_string_equal(why, "owned by uid 12345, not by root");
+		/* memwarden running as that user trusts it */
+		assert_int_equal(
+		    safepath_check(good, SAFEPATH_FILE, other, NULL, 0, why, sizeof(why)), 0);
+		assert_int_equal(chown(good, 0, (gid_t)-1), 0);
+	} else {
+		assert_int_equal(
+		    safepath_check(good, SAFEPATH_FILE, other, NULL, 0, why, sizeof(why)), 1);
+		assert_non_null(strstr(why, "owned by uid"));
+	}
+	/* a directory: its own kind */
+	assert_int_equal(safepath_check(sticky, SAFEPATH_DIR, me, NULL, 0, why, sizeof(why)), 0);
+	assert_int_equal(
+	    safepath_check(sticky, SAFEPATH_PRIVATE_DIR, me, NULL, 0, why, sizeof(why)), 1);
+	assert_string_equal(why, "writable by group or others (mode 1777)");
+	assert_int_equal(
+	    safepath_check(tmpdir, SAFEPATH_PRIVATE_DIR, me, NULL, 0, why, sizeof(why)), 0);
+}
+
+/* preload_setup refuses an explicit library that is not safe, naming the
+ * key, the path and why; the service would get the resolved path. */
+static void
+setup_refuses_unsafe_library(void **state)
+{
+	char lib[256], link[128], dir[128], err[1024];
+	char *argv[] = {"/bin/true", NULL};
+	char *env_in[] = {"PATH=/bin:/usr/bin", NULL};
+	struct preload_plan plan;
+	struct config cfg;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/setup-open", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(lib, sizeof(lib), "%s/libjemalloc.so.2", dir);
+	assert_int_equal(copy_file("/bin/true", lib, 0644), 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.argv = argv;
+	cfg.preload = PRELOAD_JEMALLOC;
+	cfg.jemalloc_path = lib;
+	cfg.agent_path = lib; /* a copy of /bin/true stands for both */
+	chmod(dir, 0777);
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "[allocator] jemalloc = "));
+	assert_non_null(strstr(err, lib));
+	assert_non_null(strstr(err, "not safe to preload: the directory"));
+	assert_non_null(strstr(err, "without the sticky bit (mode 0777)"));
+	chmod(dir, 0755);
+	chmod(lib, 0666);
+	cfg.jemalloc_path = NULL;
+	cfg.preload = PRELOAD_NONE;
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "[allocator] agent = "));
+	assert_non_null(
+	    strstr(err, "not safe to preload: writable by group or others (mode 0666)"));
+	/* safe again, through a link: the plan holds the resolved path */
+	chmod(lib, 0644);
+	snprintf(link, sizeof(link), "%s/agent-link.so", tmpdir);
+	assert_int_equal(symlink(lib, link), 0);
+	cfg.agent_path = link;
+	assert_int_equal(preload_setup(&plan, &cfg, env_in, err, sizeof(err)), 0);
+	assert_non_null(plan.agent);
+	assert_string_equal(plan.agent, lib);
+	preload_free(&plan);
+}
+
 /* service_environment adds the plan's strings last, replacing the
  * variables of the same name. */
 static void
@@ -473,6 +649,9 @@ main(void)
 	    cmocka_unit_test(elf_classification),
 	    cmocka_unit_test(file_capabilities),
 	    cmocka_unit_test(setup_with_agent),
+	    cmocka_unit_test(safe_path_judge),
+	    cmocka_unit_test(safe_path_walk),
+	    cmocka_unit_test(setup_refuses_unsafe_library),
 	    cmocka_unit_test(plan_in_service_environment),
 	};
 

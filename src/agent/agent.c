@@ -315,19 +315,36 @@ glibc_measure(struct figures *f)
 	f->rss = read_rss();
 }
 
-/* glibc's own malloc is in use when "malloc" resolves into libc.so. */
+static bool
+in_libc(void *addr, Dl_info *info)
+{
+	const char *base;
+
+	if (addr == NULL || dladdr(addr, info) == 0 || info->dli_fname == NULL)
+		return false;
+	base = strrchr(info->dli_fname, '/');
+	base = base ? base + 1 : info->dli_fname;
+	return strncmp(base, "libc.so", 7) == 0;
+}
+
+/* glibc's own malloc is in use when "malloc" resolves into libc.so. A
+ * non-PIE program that takes malloc's address (python3 on Debian) makes
+ * "malloc" resolve to its own PLT stub, where dladdr finds no symbol
+ * called malloc: then the next definition after ours is the one the stub
+ * calls. A malloc really defined elsewhere (an allocator linked into the
+ * program, tcmalloc) is not glibc's. */
 static bool
 malloc_is_glibc(void)
 {
 	void *m = dlsym(RTLD_DEFAULT, "malloc");
 	Dl_info info;
-	const char *base;
 
-	if (m == NULL || dladdr(m, &info) == 0 || info.dli_fname == NULL)
+	if (in_libc(m, &info))
+		return true;
+	if (m == NULL || (info.dli_saddr == m && info.dli_sname != NULL &&
+			  strcmp(info.dli_sname, "malloc") == 0))
 		return false;
-	base = strrchr(info.dli_fname, '/');
-	base = base ? base + 1 : info.dli_fname;
-	return strncmp(base, "libc.so", 7) == 0;
+	return in_libc(dlsym(RTLD_NEXT, "malloc"), &info);
 }
 
 /* Looked up at the first release and kept (only the thread calls this):

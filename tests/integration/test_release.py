@@ -157,3 +157,26 @@ def test_reports_from_outside_the_service_are_ignored(t):
     t.check(rc == 0 and "1 reports" in stdout, "release after the forgeries:\n%s", stdout)
     r.signal(signal.SIGTERM)
     r.expect_exit(0, 30)
+
+
+@needs_root
+def test_python_on_glibc_is_recognised(t):
+    """Debian's python3 is not position-independent and takes malloc's
+    address: "malloc" resolves to its PLT stub, not into libc. The agent
+    still recognises glibc and trims — the incident's own setup."""
+    ready = t.path("ready")
+    svc = t.write("svc.py", "import signal, sys, time\n"
+                  "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n"
+                  "b = [bytearray(100000 + i) for i in range(300)]\n"
+                  "del b[::2]\n"
+                  "open(sys.argv[1], 'w').close()\n"
+                  "while True:\n    time.sleep(1)\n")
+    r = t.mw("-s", "allocator.preload=none", "--", "python3", svc, ready)
+    wait_for(lambda: os.path.exists(ready), 20, "the python service")
+    _wait_socket(t)
+    rc, stdout, _ = _release(t, "--json")
+    reports = [json.loads(l) for l in stdout.splitlines() if '"pid"' in l]
+    t.check(rc == 0 and reports and reports[0]["allocator"] == "glibc", "release:\n%s", stdout)
+    t.check(reports[0]["rss_after"] < reports[0]["rss_before"], "malloc_trim gave nothing back: %r", reports[0])
+    r.signal(signal.SIGTERM)
+    r.expect_exit(0, 30)

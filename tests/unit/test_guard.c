@@ -492,6 +492,31 @@ huge_numbers(void **state)
 	assert_false(v.release);
 }
 
+/* A 2 s drain and 100 MB/s: from 810 MB the limit is 1.9 s away, less
+ * than the drain itself: act below hard. At 790 MB (below soft) never;
+ * without a drain, wait for hard; 50 MB/s leaves time to reach hard. */
+static void
+drain_longer_than_the_headroom(void **state)
+{
+	struct guard_params p = params();
+	struct guard g = {0};
+	struct guard_verdict v;
+
+	(void)state;
+	p.drain_delay_ms = 2000;
+	v = guard_step(&g, &p, 790 * MB, 100 * MB, 50, 0);
+	assert_false(v.act);
+	v = guard_step(&g, &p, 810 * MB, 100 * MB, 50, 50);
+	assert_true(v.act);
+	assert_string_equal(v.why,
+			    "growth 100 MB/s reaches the limit in 1900 ms, within the drain");
+	guard_reset(&g);
+	assert_false(guard_step(&g, &p, 810 * MB, 50 * MB, 50, 100).act);
+	p.drain_delay_ms = 0;
+	guard_reset(&g);
+	assert_false(guard_step(&g, &p, 810 * MB, 100 * MB, 50, 150).act);
+}
+
 int
 main(void)
 {
@@ -499,6 +524,7 @@ main(void)
 	    cmocka_unit_test(steady_below_soft),
 	    cmocka_unit_test(slow_leak),
 	    cmocka_unit_test(fast_spike),
+	    cmocka_unit_test(drain_longer_than_the_headroom),
 	    cmocka_unit_test(drain_counts_in_growth),
 	    cmocka_unit_test(sawtooth_around_soft),
 	    cmocka_unit_test(flapping_around_hard),

@@ -23,7 +23,10 @@ Nothing is left behind: containers run with --rm (and a label this run
 removes and checks for at the end); the test image is removed at the end
 unless --keep-image (it is tagged with a hash of its contents, so a kept
 image is reused by the next run while nothing changed); temporary
-directories are removed. Only the base image and build/container/ stay.
+directories are removed. Only the base image, build/container/ and
+docker/Dockerfile's two images (localhost/memwarden-docker:memwarden-HASH
+and :example-HASH, built by the dockerfile_* tests with podman's layer
+cache, reused while the context's hash is the same) stay.
 """
 
 import argparse
@@ -139,17 +142,17 @@ class Ctx:
         self.dirs.append(d)
         return d
 
-    def run_args(self, name, opts, args, entrypoint=None):
+    def run_args(self, name, opts, args, entrypoint=None, image=None):
         cmd = ["podman", "run", "--rm", "--name", name, "--network", "none",
                "--label", "%s=%s" % (LABEL, self.tier.run_id)]
         if entrypoint:
             cmd += ["--entrypoint", entrypoint]
-        return cmd + list(opts) + [self.tier.image] + list(args)
+        return cmd + list(opts) + [image or self.tier.image] + list(args)
 
-    def run(self, args, opts=(), timeout=20, entrypoint=None):
+    def run(self, args, opts=(), timeout=20, entrypoint=None, image=None):
         """podman run --rm IMAGE ARGS (ARGS go to memwarden, the
         ENTRYPOINT) in the foreground; returns a Run."""
-        cmd = self.run_args(self.name(), opts, args, entrypoint)
+        cmd = self.run_args(self.name(), opts, args, entrypoint, image)
         t0 = time.monotonic()
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -162,11 +165,11 @@ class Ctx:
             print("  $ %s\n  -> %d in %.2f s\n%s%s" % (" ".join(cmd), r.rc, r.elapsed, p.stdout, p.stderr))
         return r
 
-    def start(self, args, opts=(), entrypoint=None):
+    def start(self, args, opts=(), entrypoint=None, image=None):
         """podman run --rm in the background (attached, output to pipes);
         returns (name, Popen). finish() collects it."""
         name = self.name()
-        cmd = self.run_args(name, opts, args, entrypoint)
+        cmd = self.run_args(name, opts, args, entrypoint, image)
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, text=True)
         p.t0 = time.monotonic()
@@ -264,7 +267,7 @@ def test_json_logs(c):
     return "%d JSON lines in podman logs" % n
 
 
-def _check_json_lines(where, stderr, service):
+def _check_json_lines(where, stderr, service, want=("start", "spawn", "exit")):
     lines = [line for line in stderr.splitlines() if line.strip()]
     check(lines, "%s: no lines at all" % where)
     seen = []
@@ -280,8 +283,8 @@ def _check_json_lines(where, stderr, service):
         check(ev["level"] in LEVELS, "%s: level %r" % (where, ev["level"]))
         check(ev["service"] == service, "%s: service %r, want %r" % (where, ev["service"], service))
         seen.append(ev["event"])
-    for want in ("start", "spawn", "exit"):
-        check(want in seen, "%s: no %r event among %s" % (where, want, seen))
+    for w in want:
+        check(w in seen, "%s: no %r event among %s" % (where, w, seen))
     return len(lines)
 
 
@@ -558,6 +561,282 @@ def test_leak_restart_in_container(c):
         [ev.get("restart_ms") for ev in restarts], peak / 1048576.0, t_stop)
 
 
+# --------------------------------------------------------------------------
+# docker/Dockerfile, built unmodified with podman (offline: --pull=never, the
+# base image tagged debian:bookworm by setup.sh; RUN steps reach Debian's
+# mirror), and its example service run as users would run it.
+
+EXAMPLE_MW = "/opt/memwarden/bin/memwarden"
+EXAMPLE_CMD = [EXAMPLE_MW, "--", "python3", "/app/service.py"]
+IMAGE_FILES = ["opt/memwarden/bin/memwarden", "opt/memwarden/lib/libjemalloc.so.2",
+               "opt/memwarden/lib/memwarden-agent.so"]
+MIB = 1024 * 1024
+
+
+def test_dockerfile_build(c):
+    """podman build -f docker/Dockerfile --target memwarden (then
+    --target example) from the repository's root, unmodified, offline
+    (--pull=never, FROM debian:bookworm being setup.sh's debootstrap base;
+    apt-get in RUN reaches Debian's mirror). Both images are kept, tagged
+    with a hash of the context, and reused while nothing changed."""
+    d = c.tier.docker_images()
+    return "%s; %s" % (d["how"], ", ".join("%s %s" % (k, d[k]) for k in ("memwarden", "example")))
+
+
+def test_dockerfile_image_files(c):
+    """The memwarden image (FROM scratch) holds exactly the image layout's
+    three files: /opt/memwarden/bin/memwarden (static, runs alone in the
+    image: --version), lib/libjemalloc.so.2 and lib/memwarden-agent.so
+    (ELF shared objects). A Dockerfile written as docker/README.md says
+    (FROM debian:bookworm-slim, COPY --from=the image /opt/memwarden) gets
+    a memwarden that preloads both from /opt/memwarden/lib."""
+    d = c.tier.docker_images()
+    img = d["memwarden"]
+    m = podman(["image", "mount", img])
+    check(m.returncode == 0, "podman image mount failed: %s" % m.stderr)
+    root = m.stdout.strip()
+    try:
+        files, dirs = [], []
+        for top, dnames, fnames in os.walk(root):
+            rel = os.path.relpath(top, root)
+            dirs += [os.path.normpath(os.path.join(rel, x)) for x in dnames]
+            files += [os.path.normpath(os.path.join(rel, x)) for x in fnames]
+        check(sorted(files) == sorted(IMAGE_FILES),
+              "the memwarden image holds %s, want exactly %s" % (sorted(files), IMAGE_FILES))
+        check(sorted(dirs) == ["opt", "opt/memwarden", "opt/memwarden/bin", "opt/memwarden/lib"],
+              "the memwarden image's directories: %s" % sorted(dirs))
+        mw = os.path.join(root, IMAGE_FILES[0])
+        check(os.access(mw, os.X_OK) and is_static(mw), "bin/memwarden is not a static executable")
+        for so in IMAGE_FILES[1:]:
+            with open(os.path.join(root, so), "rb") as f:
+                h = f.read(18)
+            check(h[:4] == b"\x7fELF" and h[16] == 3, "%s is not an ELF shared object" % so)
+        sizes = {os.path.basename(x): os.path.getsize(os.path.join(root, x)) for x in IMAGE_FILES}
+    finally:
+        podman(["image", "unmount", img])
+    r = c.run(["--version"], image=img)
+    check(r.rc == 0 and r.stdout.startswith("memwarden "),
+          "podman run IMAGE --version: rc %d, %r %r" % (r.rc, r.stdout, r.stderr))
+
+    # The README's recipe, in a Dockerfile of one's own.
+    ctx = c.tmpdir()
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write("FROM debian:bookworm-slim\n"
+                "COPY --from=%s /opt/memwarden /opt/memwarden\n"
+                "ENTRYPOINT [\"/opt/memwarden/bin/memwarden\", \"--\"]\n"
+                "CMD [\"sh\", \"-c\", \"grep -o '/opt/memwarden/lib/[^ ]*' /proc/self/maps | sort -u\"]\n"
+                % img)
+    own = "%s:own-%s" % (DOCKER_REPO, c.tier.run_id)
+    b = podman(["build", "--pull=never", "--layers=false", "--network", "none", "-t", own, ctx],
+               timeout=120)
+    try:
+        check(b.returncode == 0, "a Dockerfile with COPY --from=%s did not build:\n%s" % (img, clip(b.stderr)))
+        r = c.run([], image=own)
+    finally:
+        podman(["rmi", "-f", own])
+    check(r.rc == 0, "the own image's container exited %d; stderr:\n%s" % (r.rc, clip(r.stderr)))
+    mapped = r.stdout.split()
+    check(mapped == ["/opt/memwarden/lib/libjemalloc.so.2", "/opt/memwarden/lib/memwarden-agent.so"],
+          "in an image of one's own the service maps %s from /opt/memwarden/lib" % mapped)
+    return "3 files (%s); COPY --from into debian:bookworm-slim: jemalloc and agent mapped" % ", ".join(
+        "%s %d kB" % (k, v // 1024) for k, v in sorted(sizes.items()))
+
+
+def _send(c, name, *lines):
+    """The example's client inside the container: one answer per line."""
+    e = podman(["exec", name, "python3", "/app/service.py", "send"] + list(lines), timeout=60)
+    check(e.returncode == 0, "service.py send %s: rc %d, %s%s" % (lines, e.returncode, e.stdout, e.stderr))
+    answers = e.stdout.splitlines()
+    check(len(answers) == len(lines), "service.py send %s answered %r" % (lines, e.stdout))
+    return answers
+
+
+def _cgroup_dir(name):
+    """The container's memory cgroup directory, seen from the host (so that
+    reading it adds no process to the container's cgroup)."""
+    pid = podman(["inspect", "--format", "{{.State.Pid}}", name]).stdout.strip()
+    check(pid.isdigit() and pid != "0", "podman inspect gives no pid for %s: %r" % (name, pid))
+    with open("/proc/%s/cgroup" % pid) as f:
+        for line in f:
+            parts = line.rstrip("\n").split(":", 2)
+            if "memory" in parts[1].split(","):
+                return "/sys/fs/cgroup/memory" + parts[2]
+    raise Failure("no memory cgroup for process %s" % pid)
+
+
+def _workingset(cg):
+    """memory.usage_in_bytes - total_inactive_file of cgroup directory CG,
+    what memwarden's default measure compares with its thresholds."""
+    with open(os.path.join(cg, "memory.usage_in_bytes")) as f:
+        usage = int(f.read())
+    with open(os.path.join(cg, "memory.stat")) as f:
+        m = re.search(r"^total_inactive_file (\d+)$", f.read(), re.M)
+    return max(0, usage - (int(m.group(1)) if m else 0))
+
+
+def _ready(c, name, p, timeout=20):
+    """Waits until `memwarden status --ready` exits 0 in the container;
+    returns the seconds it took."""
+    t0 = time.monotonic()
+    while True:
+        e = podman(["exec", name, EXAMPLE_MW, "status", "--ready"])
+        if e.returncode == 0:
+            return time.monotonic() - t0
+        check(p.poll() is None, "the container ended before the service was ready")
+        check(time.monotonic() - t0 < timeout, "memwarden status --ready still %d after %d s: %s"
+              % (e.returncode, timeout, e.stderr.strip()))
+        time.sleep(0.2)
+
+
+def _grow(c, name, f, cg, target, event, timeout=40):
+    """Makes the example hold memory (HOLD) until the working set reaches
+    TARGET bytes and memwarden logs EVENT. Returns the MB held.
+
+    Every podman exec adds processes to the container's cgroup for a moment
+    (runc's, then the client's: about 15 MB), and the workers' churn moves
+    the working set by about 8 MB. So the bulk is held at once up to 40 MB
+    below TARGET, and the rest spread over 2 s by the service itself, after
+    the client has gone: it is the service's own growth that crosses."""
+    held = 0
+    deadline = time.monotonic() + timeout
+    while not f.events(event):
+        check(time.monotonic() < deadline, "no %s event within %d s, %d MB held (events %s); stderr:\n%s"
+              % (event, timeout, held, [e.get("event") for e in parse_events("".join(f.err))[0]],
+                 clip("".join(f.err))))
+        need = -(-(target - _workingset(cg)) // MIB)
+        if need > 48:
+            line, wait = "HOLD %d" % (need - 40), 1.0
+        else:
+            line, wait = "HOLD %d 2" % max(2, need), 6.0
+        e = podman(["exec", name, "python3", "/app/service.py", "send", line], timeout=60)
+        # A client inside the container dies with the service when
+        # memwarden restarts it (as PID 1 it stops every process).
+        check(e.returncode == 0 or f.wait_events(event, 1, 2.0),
+              "service.py send %s: rc %d, %s%s" % (line, e.returncode, e.stdout, e.stderr))
+        held += int(line.split()[1])
+        f.wait_events(event, 1, wait)
+    return held
+
+
+def test_dockerfile_example(c):
+    """The example image (docker/example: a Python WebSocket-style service,
+    memwarden as ENTRYPOINT, /etc/memwarden.ini) under --memory 256m:
+    memwarden is PID 1 (/proc/1/cmdline), the service and its worker
+    processes map the bundled jemalloc and agent (/proc/PID/maps), memwarden's
+    JSON lines reach podman logs, the start event shows the 256 MB limit
+    and the guard on; `memwarden status --ready` becomes 0 (ready =
+    tcp:8765); the service answers many connections; `memwarden release`
+    prints one jemalloc report per process; made to hold memory, the service
+    crosses soft (memory.soft, then a release round) and then hard
+    (memory.hard, a graceful restart for memory, no OOM kill), and comes back
+    ready with a new pid; `podman stop -t 15` ends the container within the
+    grace period with the service's status 0."""
+    d = c.tier.docker_images()
+    name, p = c.start([], opts=["--memory", "256m"], image=d["example"])
+    f = _Follow(p)
+    notes = []
+    t_ready = _ready(c, name, p)
+    notes.append("ready in %.1f s" % t_ready)
+
+    e = podman(["exec", name, "cat", "/proc/1/cmdline"])
+    check(e.stdout.split("\0")[:-1] == EXAMPLE_CMD, "PID 1's command line is %r, want %r"
+          % (e.stdout.split("\0"), EXAMPLE_CMD))
+
+    stats = json.loads(_send(c, name, "STATS")[0])
+    e = podman(["exec", name, EXAMPLE_MW, "status", "--json"])
+    check(e.returncode == 0, "memwarden status --json: %d %s" % (e.returncode, e.stderr))
+    state = json.loads(e.stdout)
+    check(state.get("service_pid") == stats["pid"] and state.get("ready") is True,
+          "the state file says service pid %r ready %r; the service says pid %r"
+          % (state.get("service_pid"), state.get("ready"), stats["pid"]))
+    pids = [stats["pid"]] + stats["workers"]
+    check(len(pids) >= 3, "the service has %d processes, want its 2 workers too: %s" % (len(pids), stats))
+    for pid in pids:
+        e = podman(["exec", name, "cat", "/proc/%d/maps" % pid])
+        check(e.returncode == 0, "cat /proc/%d/maps: %s" % (pid, e.stderr))
+        for lib in ("/opt/memwarden/lib/libjemalloc.so.2", "/opt/memwarden/lib/memwarden-agent.so"):
+            check(lib in e.stdout, "process %d does not map %s" % (pid, lib))
+    check(stats.get("allocator") == "jemalloc" and stats.get("agent") is True,
+          "the service says allocator %r, agent %r" % (stats.get("allocator"), stats.get("agent")))
+
+    # memwarden's lines in podman logs: JSON, on stderr; the service's on stdout.
+    lg = podman(["logs", name])
+    check(lg.returncode == 0, "podman logs failed: %s" % lg.stderr)
+    n = _check_json_lines("podman logs stderr", lg.stderr, "example", want=("start", "allocator", "spawn", "ready"))
+    check("listening on port 8765" in lg.stdout, "the service's line is not on podman logs' stdout: %r" % lg.stdout)
+    st = [ev for ev in parse_events(lg.stderr)[0] if ev.get("event") == "start"][0]
+    check(st.get("limit") == 256 * MIB and st.get("guard") not in GUARD_OFF and st.get("pid") == 1
+          and st.get("config") == "/etc/memwarden.ini",
+          "start event: limit %r guard %r pid %r config %r, want 268435456, on, 1, /etc/memwarden.ini"
+          % (st.get("limit"), st.get("guard"), st.get("pid"), st.get("config")))
+    soft, hard = st.get("soft"), st.get("hard")
+    check(isinstance(soft, int) and isinstance(hard, int) and soft < hard < 256 * MIB,
+          "start event soft %r hard %r" % (soft, hard))
+    notes.append("%d JSON lines in podman logs" % n)
+
+    # Many connections, each keeping frames of varying sizes.
+    e = podman(["exec", name, "python3", "/app/service.py", "load", "--connections", "20",
+                "--seconds", "1", "--max-frame", "65536"], timeout=60)
+    check(e.returncode == 0, "service.py load: rc %d %s%s" % (e.returncode, e.stdout, e.stderr))
+    ld = json.loads(e.stdout)
+    check(ld["server"]["connections"] >= 20 and ld["requests"] > 0 and ld["errors"] == 0,
+          "load: %s" % e.stdout.strip())
+    notes.append("%d requests on 20 connections" % ld["requests"])
+
+    # memwarden release: one report per process, from jemalloc.
+    e = podman(["exec", name, EXAMPLE_MW, "release"], timeout=30)
+    check(e.returncode == 0, "memwarden release exited %d: %s%s" % (e.returncode, e.stdout, e.stderr))
+    reports = re.findall(r"^pid (\d+): (\w+), in use", e.stdout, re.M)
+    done = re.search(r"^done: (\d+) signalled, (\d+) reports", e.stdout, re.M)
+    check(done and sorted(int(x) for x, _ in reports) == sorted(pids)
+          and all(a == "jemalloc" for _, a in reports) and int(done.group(2)) == len(pids),
+          "memwarden release printed, for processes %s:\n%s" % (pids, e.stdout))
+
+    # The service grows past soft: memory.soft and a release round.
+    cg = _cgroup_dir(name)
+    held = _grow(c, name, f, cg, soft + 2 * MIB, "memory.soft")
+    check(f.wait_events("release.done", 2, 10), "no release round within 10 s of memory.soft; "
+          "memwarden's log:\n%s" % clip("".join(f.err), 4000))
+    rounds = [ev for ev in f.events("release.done") if ev.get("reason") != "request"]
+    check(rounds, "no release round for the memory above soft: %s" % f.events("release.done"))
+    rel = [ev for ev in f.events("release") if ev.get("pid") in pids]
+    check(all(ev.get("allocator") == "jemalloc" for ev in rel), "release reports: %s" % rel)
+    notes.append("soft after HOLD %d MB, release reason %s" % (held, rounds[0].get("reason")))
+
+    # Past hard: a graceful restart for memory, then ready again.
+    if not f.events("memory.hard"):
+        held += _grow(c, name, f, cg, hard + 2 * MIB, "memory.hard")
+    check(f.wait_events("restart", 1, 20), "no restart within 20 s of memory.hard: %s" % f.events("memory.hard"))
+    rs = f.events("restart")[0]
+    check(f.events("memory.hard") and rs.get("reason") == "memory" and rs.get("graceful") is True
+          and not rs.get("oom_killed"), "restart: %s; memory.hard: %s" % (rs, f.events("memory.hard")))
+    check(f.wait_events("ready", 2, 20), "the service did not become ready again after the restart")
+    _ready(c, name, p)
+    pong = _send(c, name, "PING")[0]
+    check(pong.startswith("PONG ") and int(pong.split()[1]) != stats["pid"],
+          "after the restart the service answers %r (its pid was %d)" % (pong, stats["pid"]))
+    with open(os.path.join(cg, "memory.oom_control")) as fo, open(os.path.join(cg, "memory.max_usage_in_bytes")) as fm:
+        oom, peak = fo.read(), int(fm.read())
+    check(re.search(r"^oom_kill 0$", oom, re.M), "the kernel OOM-killed in the container: %r" % oom)
+    notes.append("restart at %.1f %% in %s ms, no OOM kill (peak usage %d MB)"
+                 % (rs.get("percent", 0), rs.get("restart_ms"), peak // MIB))
+
+    t0 = time.monotonic()
+    s = podman(["stop", "-t", "15", name], timeout=40)
+    r = f.finish()
+    t_stop = time.monotonic() - t0
+    check(s.returncode == 0, "podman stop exited %d: %s" % (s.returncode, s.stderr))
+    check(r.rc == 0, "the container exited %d after podman stop -t 15 (want the service's 0); "
+          "stderr:\n%s" % (r.rc, clip(r.stderr)))
+    check(t_stop < 15, "the container took %.1f s to stop (grace period 15 s)" % t_stop)
+    exits = [ev for ev in r.events if ev.get("event") == "exit"]
+    check(exits and exits[-1].get("code") == 0, "the service's last exit: %s" % exits[-1:])
+    check("oom.kill" not in r.names(), "oom.kill logged: %s" % [ev for ev in r.events if ev.get("event") == "oom.kill"])
+    check(r.stdout.rstrip().endswith("stopped"), "the service's last line is not 'stopped': %r" % r.stdout[-300:])
+    notes.append("stopped in %.1f s, status 0" % t_stop)
+    return "; ".join(notes)
+
+
 TESTS = [(fn.__name__[len("test_"):], fn) for fn in (
     test_pid1_exit_codes,
     test_json_logs,
@@ -568,6 +847,9 @@ TESTS = [(fn.__name__[len("test_"):], fn) for fn in (
     test_no_limit_guard_off,
     test_oom_kill,
     test_leak_restart_in_container,
+    test_dockerfile_build,
+    test_dockerfile_image_files,
+    test_dockerfile_example,
 )]
 
 
@@ -581,6 +863,21 @@ class Tier:
         self.run_id = "%d-%d" % (os.getpid(), int(time.time()))
         self.image = None
         self.built_image = False
+        self._docker = None
+
+    def docker_images(self):
+        """docker/Dockerfile's images, built once per run (the first test
+        that needs them builds them; a failed build fails that test and
+        makes the others skip)."""
+        if self._docker is None:
+            try:
+                self._docker = build_docker_images()
+            except (Failure, subprocess.TimeoutExpired) as e:
+                self._docker = e
+                raise Failure(str(e))
+        if isinstance(self._docker, Exception):
+            raise Skip("docker/Dockerfile did not build (see the first docker test's failure)")
+        return self._docker
 
 
 def setup_podman():
@@ -700,6 +997,65 @@ def build_image(tier, mw, workloads):
         shutil.rmtree(ctx, ignore_errors=True)
     tier.built_image = True
     return "built"
+
+
+DOCKER_REPO = "localhost/memwarden-docker"
+DOCKERFILE = os.path.join(REPO, "docker", "Dockerfile")
+
+
+def docker_context_hash():
+    """A hash of what docker/Dockerfile's build uses: the Dockerfile, its
+    ignore file and the paths that file lets into the context (its `!`
+    lines), every file's path and content."""
+    ignore = DOCKERFILE + ".dockerignore"
+    h = hashlib.sha256()
+    paths = [DOCKERFILE, ignore]
+    with open(ignore) as f:
+        allowed = [line.strip()[1:].strip("/") for line in f if line.strip().startswith("!")]
+    for a in allowed:
+        top = os.path.join(REPO, a)
+        if os.path.isfile(top):
+            paths.append(top)
+        for root, dnames, fnames in os.walk(top):
+            dnames[:] = sorted(x for x in dnames if x != "__pycache__")
+            paths += [os.path.join(root, x) for x in sorted(fnames) if not x.endswith(".pyc")]
+    for path in paths:
+        h.update(os.path.relpath(path, REPO).encode() + b"\0")
+        with open(path, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()[:16]
+
+
+def build_docker_images():
+    """Builds docker/Dockerfile's memwarden and example targets, unmodified,
+    as docker/README.md says (from the repository's root, --pull=never),
+    tagged localhost/memwarden-docker:memwarden-HASH and :example-HASH
+    where HASH covers the context and the base image. Kept between runs
+    (with podman's layer cache, so a change of the sources reruns only the
+    COPY and make steps); stale tags are removed. Returns a dict."""
+    base_id = podman(["image", "inspect", "--format", "{{.Id}}", "docker.io/library/debian:bookworm"]).stdout.strip()
+    check(base_id, "no debian:bookworm image (tests/container/setup.sh tags it)")
+    h = hashlib.sha256((docker_context_hash() + base_id).encode()).hexdigest()[:16]
+    tags = {t: "%s:%s-%s" % (DOCKER_REPO, t, h) for t in ("memwarden", "example")}
+    for old in podman(["images", "--format", "{{.Repository}}:{{.Tag}}", DOCKER_REPO]).stdout.split():
+        if old not in tags.values() and ":own-" not in old:
+            podman(["rmi", "-f", old])
+    t0 = time.monotonic()
+    how = []
+    for target, tag in tags.items():
+        if podman(["image", "exists", tag]).returncode == 0:
+            how.append("%s reused" % target)
+            continue
+        t1 = time.monotonic()
+        p = subprocess.run(["podman", "build", "--pull=never", "-f", "docker/Dockerfile",
+                            "--target", target, "-t", tag, "."], cwd=REPO, capture_output=True,
+                           text=True, timeout=1200, stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise Failure("podman build -f docker/Dockerfile --target %s failed (%d):\n%s"
+                          % (target, p.returncode, clip(p.stdout + p.stderr, 3000)))
+        how.append("%s built in %.0f s" % (target, time.monotonic() - t1))
+    tags["how"] = ", ".join(how) + " (%.1f s)" % (time.monotonic() - t0)
+    return tags
 
 
 def teardown(tier):

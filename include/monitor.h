@@ -66,6 +66,10 @@ bool monitor_take_oom(struct monitor *m);
 uint64_t monitor_growth(const struct monitor *m);
 uint64_t monitor_limit(const struct monitor *m);
 
+/* Milliseconds between the last two samples (0 before two): more than the
+ * interval when the machine is too busy to wake memwarden on time. */
+uint64_t monitor_last_gap(const struct monitor *m);
+
 /* The service's main process was SIGKILLed: sample now, so that an OOM
  * kill is reported with its figures before anything else happens. Returns
  * true when the kernel's oom_kill counter rose. */

@@ -363,6 +363,17 @@ monitor_growth(const struct monitor *m)
 }
 
 uint64_t
+monitor_last_gap(const struct monitor *m)
+{
+	unsigned prev;
+
+	if (m->count < 2)
+		return 0;
+	prev = (m->head + MONITOR_HISTORY - 1) % MONITOR_HISTORY;
+	return m->history[m->head].time_ms - m->history[prev].time_ms;
+}
+
+uint64_t
 monitor_limit(const struct monitor *m)
 {
 	return m->limit;

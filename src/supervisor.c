@@ -872,7 +872,7 @@ static void
 on_sample(struct supervisor *s)
 {
 	struct guard_verdict v;
-	uint64_t now = now_ms();
+	uint64_t now = now_ms(), interval;
 
 	if (monitor_take_oom(s->monitor)) {
 		if (s->memory_restart)
@@ -882,8 +882,14 @@ on_sample(struct supervisor *s)
 	}
 	if (!s->monitor->on || s->phase != PH_RUNNING || s->shutdown || s->memory_restart)
 		return;
+	/* The next samples come no sooner than the last one did: on a busy
+	 * machine the timer fires late, and the growth rule must count with
+	 * the gaps as they are, not as they were asked for. */
+	interval = s->monitor->interval_ms;
+	if (monitor_last_gap(s->monitor) > interval)
+		interval = monitor_last_gap(s->monitor);
 	v = guard_step(&s->guard, &s->guard_params, monitor_last_measure(s->monitor),
-		       monitor_growth(s->monitor), s->monitor->interval_ms, now);
+		       monitor_growth(s->monitor), interval, now);
 	if (v.soft_entered)
 		log_event(LOG_WARN, "memory.soft",
 			  LOG_FIELDS(MEMORY_FIGURES(s, "soft", s->guard_params.soft)),

@@ -351,8 +351,17 @@ def _default_state(t, script, *args):
     """memwarden with the default state file, /run and /tmp being fresh
     tmpfs mounts of its own namespace that script sets up."""
     setup = "mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; " + script + ";"
-    return t._start(list(args) + ["--", "sleep", "600"], ns=True, state_file=False,
-                    wrap=_wrap(t, setup))
+    # The fresh /tmp hides a checkout that lives under /tmp: run a copy of
+    # memwarden from /dev/shm, which stays.
+    copy = "/dev/shm/memwarden-test-%d-%d" % (os.getpid(), len(t.runs))
+    shutil.copy2(t.bin, copy)
+    t.defer(lambda: os.path.exists(copy) and os.unlink(copy))
+    saved, t.bin = t.bin, copy
+    try:
+        return t._start(list(args) + ["--", "sleep", "600"], ns=True, state_file=False,
+                        wrap=_wrap(t, setup))
+    finally:
+        t.bin = saved
 
 
 @needs_root

@@ -42,14 +42,20 @@ def test_soak_1000_restart_cycles_keep_memwarden_flat(t):
 
     for mark in (10, cycles // 10, cycles // 2, cycles):
         wait_for(lambda: runs() >= mark, 300, "%d runs of the service" % mark, interval=0.002)
-        rss, fds, kids = _resources(mw)
+        # A spawn holds its exec-error pipe open for a moment: the
+        # fewest fds of a few quick looks is memwarden's resting count.
+        looks = [_resources(mw) for _ in range(20)]
+        rss, fds, kids = max(l[0] for l in looks), min(l[1] for l in looks), min(l[2] for l in looks)
         series.append((runs(), rss, fds, kids))
     print("soak series (runs, rss, fds, children): %r" % series)
     first, last = series[0], series[-1]
     t.check(last[2] == first[2], "memwarden's fds went from %d to %d: %r", first[2], last[2], series)
     t.check(last[3] <= 1, "memwarden has %d children at the end: %r", last[3], series)
-    t.check(last[1] <= first[1] + 8192, "memwarden's RSS grew from %d to %d over %d cycles: %r",
-            first[1], last[1], cycles, series)
+    # AddressSanitizer's quarantine keeps freed memory by design: RSS says
+    # nothing there (its leak checker and the valgrind tier do).
+    if not SANITIZED:
+        t.check(last[1] <= first[1] + 8192, "memwarden's RSS grew from %d to %d over %d cycles: %r",
+                first[1], last[1], cycles, series)
     r.signal(signal.SIGTERM)
     r.wait(30)
 

@@ -1,6 +1,7 @@
 /*
  * fragment [--threads N] [--seconds S] [--hold | --forever]
  *          [--wait pause|sleep|nanosleep|poll|poll_chk|epoll|select] [--seed N]
+ *          [--stats MS [--latency]]
  *
  * The fragmenting workload of tests/TESTING.md ("Workloads worth
  * having"): N threads (16) each build buffers of 32 KB to 1.3 MB by
@@ -24,6 +25,23 @@
  * --forever: print READY, churn until SIGTERM, then print OPS and ERRORS
  *   and exit.
  * It exits by itself after 10 minutes, so nothing lingers.
+ *
+ * --stats MS (for bench/): while the threads churn, every MS ms the main
+ *   thread prints one line (flushed)
+ *     STAT <ms> <live> <building> <rss> <ops> <gap_max_us> <gap_med_us> [<gap_us>...]
+ *   ms: CLOCK_MONOTONIC in milliseconds (the clock of Python's
+ *   time.monotonic(), to line samples up with signals sent from outside);
+ *   live: the bytes of the queues and rings, as LIVE counts them; building:
+ *   the buffers being grown; rss: VmRSS (statm); ops: buffers built so far.
+ *   With --latency each thread also times the gap between two of its
+ *   consecutive steps (one realloc growth and its fill, or the copy into
+ *   the queue): gap_max_us is the longest gap of any thread that ended in
+ *   the interval, gap_med_us the median over the threads of each one's
+ *   longest, then each thread's longest, in thread order (without
+ *   --latency: 0 0 and no list). A stall (a lock held by a
+ *   release, the scheduler) shows there. The main thread waits in
+ *   nanosleep (whatever --wait says) and, with --hold, prints
+ *   RSS <VmRSS> after the churn stopped, before LIVE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,11 +89,48 @@ struct worker {
 	uint64_t next_id;
 	unsigned long ops;
 	unsigned long errors;
+	/* Read by the main thread for --stats: written with relaxed atomics. */
+	size_t live, building;
+	uint64_t gap_max_ns; /* exchanged with 0 by the main thread */
+	uint64_t last_ns;
 };
 
 static struct worker workers[MAX_THREADS];
 static volatile sig_atomic_t stop;
 static volatile int churn_stop;
+static int latency;
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --latency: the gap since this thread's previous step. */
+static void
+stepped(struct worker *w)
+{
+	uint64_t now, gap, cur;
+
+	if (!latency)
+		return;
+	now = mono_ns();
+	gap = now - w->last_ns;
+	w->last_ns = now;
+	cur = __atomic_load_n(&w->gap_max_ns, __ATOMIC_RELAXED);
+	while (gap > cur && !__atomic_compare_exchange_n(&w->gap_max_ns, &cur, gap, 0,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static void
+add_live(struct worker *w, size_t add, size_t sub)
+{
+	__atomic_store_n(&w->live, w->live + add - sub, __ATOMIC_RELAXED);
+}
 
 static void
 on_term(int sig)
@@ -134,6 +189,7 @@ drop(struct worker *w, struct block *b)
 	if (b->p == NULL)
 		return;
 	w->errors += (unsigned long)check(b);
+	add_live(w, 0, b->size);
 	free(b->p);
 	b->p = NULL;
 	b->size = 0;
@@ -157,6 +213,7 @@ long_lived(struct worker *w)
 	if (b->p == NULL)
 		abort();
 	fill(b->p, b->id, 0, b->size);
+	add_live(w, b->size, 0);
 	w->rhead = (w->rhead + 1) % RING;
 }
 
@@ -178,10 +235,13 @@ build(struct worker *w)
 		p = np;
 		fill(p, id, size, next);
 		size = next;
+		__atomic_store_n(&w->building, size, __ATOMIC_RELAXED);
+		stepped(w);
 		if (rand_r(&w->seed) % 100 == 0)
 			long_lived(w);
 		if (churn_stop) {
 			free(p);
+			__atomic_store_n(&w->building, 0, __ATOMIC_RELAXED);
 			return;
 		}
 	}
@@ -193,14 +253,17 @@ build(struct worker *w)
 	memcpy(b->p, p, size);
 	b->size = size;
 	b->id = id;
+	add_live(w, size, 0);
 	{
 		struct block tmp = {p, size, id};
 
 		w->errors += (unsigned long)check(&tmp);
 	}
 	free(p);
+	__atomic_store_n(&w->building, 0, __ATOMIC_RELAXED);
+	stepped(w);
 	w->qhead = (w->qhead + 1) % QUEUE;
-	w->ops++;
+	__atomic_store_n(&w->ops, w->ops + 1, __ATOMIC_RELAXED);
 }
 
 static void *
@@ -208,6 +271,7 @@ churn(void *arg)
 {
 	struct worker *w = arg;
 
+	w->last_ns = latency ? mono_ns() : 0;
 	while (!__atomic_load_n(&churn_stop, __ATOMIC_RELAXED))
 		build(w);
 	return NULL;
@@ -264,6 +328,62 @@ rss_now(void)
 	n = fscanf(f, "%lu %lu", &size, &resident);
 	fclose(f);
 	return n == 2 ? resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One --stats line. */
+static void
+print_stats(int nthreads)
+{
+	static uint64_t gaps[MAX_THREADS], sorted[MAX_THREADS];
+	size_t live = 0, building = 0;
+	unsigned long ops = 0;
+	uint64_t max = 0;
+	int t;
+
+	for (t = 0; t < nthreads; t++) {
+		live += __atomic_load_n(&workers[t].live, __ATOMIC_RELAXED);
+		building += __atomic_load_n(&workers[t].building, __ATOMIC_RELAXED);
+		ops += __atomic_load_n(&workers[t].ops, __ATOMIC_RELAXED);
+		gaps[t] = __atomic_exchange_n(&workers[t].gap_max_ns, 0, __ATOMIC_RELAXED);
+		if (gaps[t] > max)
+			max = gaps[t];
+	}
+	memcpy(sorted, gaps, sizeof(gaps[0]) * (size_t)nthreads);
+	qsort(sorted, (size_t)nthreads, sizeof(sorted[0]), cmp_u64);
+	printf("STAT %llu %zu %zu %zu %lu %llu %llu", (unsigned long long)(mono_ns() / 1000000), live,
+	       building, rss_now(), ops, (unsigned long long)(max / 1000),
+	       (unsigned long long)(sorted[nthreads / 2] / 1000));
+	for (t = 0; latency && t < nthreads; t++)
+		printf(" %llu", (unsigned long long)(gaps[t] / 1000));
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Sleeps until the next multiple of ms (or a signal), then prints stats. */
+static void
+stats_tick(int nthreads, long ms, uint64_t *next_ns)
+{
+	uint64_t now = mono_ns();
+	struct timespec ts;
+
+	if (*next_ns > now) {
+		ts.tv_sec = (time_t)((*next_ns - now) / 1000000000ull);
+		ts.tv_nsec = (long)((*next_ns - now) % 1000000000ull);
+		if (nanosleep(&ts, NULL) != 0)
+			return; /* a signal: the caller looks at stop, then comes back */
+	}
+	print_stats(nthreads);
+	*next_ns += (uint64_t)ms * 1000000ull;
+	if (*next_ns < mono_ns())
+		*next_ns = mono_ns() + (uint64_t)ms * 1000000ull;
 }
 
 /* One wait of the kind asked for, until a signal or a second passes. */
@@ -324,7 +444,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: fragment [--threads N] [--seconds S] [--hold | --forever] "
-			"[--wait pause|sleep|nanosleep|poll|poll_chk|epoll|select] [--seed N]\n");
+			"[--wait pause|sleep|nanosleep|poll|poll_chk|epoll|select] [--seed N] "
+			"[--stats MS [--latency]]\n");
 	exit(2);
 }
 
@@ -340,6 +461,8 @@ main(int argc, char **argv)
 	struct totals s = {0, 0, 0, 0};
 	struct sigaction sa;
 	time_t deadline;
+	long stats_ms = 0;
+	uint64_t next_ns;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
@@ -350,6 +473,10 @@ main(int argc, char **argv)
 			how = argv[++i];
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			seed = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--stats") == 0 && i + 1 < argc)
+			stats_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--latency") == 0)
+			latency = 1;
 		else if (strcmp(argv[i], "--forever") == 0)
 			forever = 1;
 		else if (strcmp(argv[i], "--hold") == 0)
@@ -357,7 +484,7 @@ main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (nthreads < 1 || nthreads > MAX_THREADS)
+	if (nthreads < 1 || nthreads > MAX_THREADS || stats_ms < 0 || (latency && !stats_ms))
 		usage();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -365,17 +492,30 @@ main(int argc, char **argv)
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	deadline = time(NULL) + LIFETIME;
 	start(nthreads, seed);
+	next_ns = mono_ns() + (uint64_t)stats_ms * 1000000ull;
 	if (forever) {
 		printf("READY\n");
 		fflush(stdout);
-		while (!stop && time(NULL) < deadline)
-			wait_once(how, epfd);
+		while (!stop && time(NULL) < deadline) {
+			if (stats_ms)
+				stats_tick(nthreads, stats_ms, &next_ns);
+			else
+				wait_once(how, epfd);
+		}
 		errors = finish(nthreads, &ops);
 		each_block(nthreads, check_one, &s);
 		printf("OPS %lu\nERRORS %lu\n", ops, errors + s.errors);
 		return errors + s.errors ? 3 : 0;
 	}
-	{
+	if (stats_ms) {
+		uint64_t end = mono_ns() + (uint64_t)(seconds * 1e9);
+
+		while (!stop && mono_ns() < end) {
+			if (next_ns > end)
+				next_ns = end;
+			stats_tick(nthreads, stats_ms, &next_ns);
+		}
+	} else {
 		struct timespec ts = {(time_t)seconds,
 				      (long)((seconds - (double)(time_t)seconds) * 1e9)};
 
@@ -383,6 +523,8 @@ main(int argc, char **argv)
 			;
 	}
 	errors = finish(nthreads, &ops);
+	if (stats_ms)
+		printf("RSS %zu\n", rss_now());
 	each_block(nthreads, add_up, &s);
 	printf("LIVE %zu\nUSABLE %zu\nCOUNT %zu\nOPS %lu\nBASE_RSS %zu\nREADY\n", s.live, s.usable,
 	       s.count, ops, base_rss);

@@ -1,9 +1,11 @@
 /*
- * exitwith [--log FILE] CODE        exit with CODE
- * exitwith [--log FILE] -k SIGNAL   kill itself with SIGNAL (a number)
+ * exitwith [--log FILE] [--hold FILE] CODE       exit with CODE
+ * exitwith [--log FILE] [--hold FILE] -k SIGNAL  kill itself with SIGNAL
  *
  * With --log, first appends "PID MONOTONIC_NS\n" to FILE (one write), so
  * that a test can count the runs and measure the gaps between them.
+ * With --hold FILE, a run that finds FILE present waits for a signal
+ * instead of exiting, so a test can look at its supervisor at rest.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -34,6 +36,12 @@ main(int argc, char **argv)
 		close(fd);
 		i += 2;
 	}
+	if (i + 1 < argc && strcmp(argv[i], "--hold") == 0) {
+		if (access(argv[i + 1], F_OK) == 0)
+			for (;;)
+				pause();
+		i += 2;
+	}
 	if (i < argc && strcmp(argv[i], "-k") == 0 && i + 1 < argc) {
 		int sig = atoi(argv[i + 1]);
 		struct sigaction sa;
@@ -52,6 +60,6 @@ main(int argc, char **argv)
 	}
 	if (i < argc)
 		return atoi(argv[i]);
-	fprintf(stderr, "usage: exitwith [--log FILE] CODE | -k SIGNAL\n");
+	fprintf(stderr, "usage: exitwith [--log FILE] [--hold FILE] CODE | -k SIGNAL\n");
 	return 97;
 }

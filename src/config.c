@@ -809,10 +809,9 @@ set_path(struct config *cfg, const struct key *k, const char *text, char *why, s
 {
 	const char *value = text;
 
-	if ((k->flags & PATH_EMPTY_OK) && text[0] == '\0')
-		value = NULL;
-	else if ((k->flags & PATH_AUTO) && strcmp(text, "auto") == 0)
-		value = NULL;
+	if (((k->flags & PATH_EMPTY_OK) && text[0] == '\0') ||
+	    ((k->flags & PATH_AUTO) && strcmp(text, "auto") == 0))
+		value = NULL; /* unset, or auto: the default */
 	else if (!is_absolute_path(text))
 		return 1;
 	if (replace_string(AT(cfg, k, char *), value)) {
@@ -1767,7 +1766,8 @@ load_env_var(struct loader *ld, const char *var)
 		goto out;
 	}
 	o.where = name;
-	if (strcmp(name, ENV_CONFIG) == 0) {
+	/* Two branches accept without applying anything, for two reasons. */
+	if (strcmp(name, ENV_CONFIG) == 0) { // NOLINT(bugprone-branch-clone)
 		rc = 0;
 	} else if ((ki = key_by_env_name(name)) >= 0) {
 		/* getenv() takes the first of duplicates; so does this. */

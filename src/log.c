@@ -72,8 +72,7 @@ appendf(char *buf, size_t *len, size_t cap, const char *fmt, ...)
 	if (*len >= cap)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(buf + *len, cap - *len, fmt,
-		      ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;

@@ -444,14 +444,14 @@ classify_elf(int fd, char *interp, size_t interplen)
 		if (is64) {
 			Elf64_Phdr ph;
 
-			if (pread(fd, &ph, sizeof(ph), (off_t)(phoff + i * phentsize)) !=
+			if (pread(fd, &ph, sizeof(ph), (off_t)(phoff + (uint64_t)i * phentsize)) !=
 			    (ssize_t)sizeof(ph))
 				return PRELOAD_ELF_UNKNOWN;
 			type = ph.p_type, off = ph.p_offset, sz = ph.p_filesz;
 		} else {
 			Elf32_Phdr ph;
 
-			if (pread(fd, &ph, sizeof(ph), (off_t)(phoff + i * phentsize)) !=
+			if (pread(fd, &ph, sizeof(ph), (off_t)(phoff + (uint64_t)i * phentsize)) !=
 			    (ssize_t)sizeof(ph))
 				return PRELOAD_ELF_UNKNOWN;
 			type = ph.p_type, off = ph.p_offset, sz = ph.p_filesz;

@@ -118,7 +118,7 @@ safepath_check(const char *path, enum safepath_kind kind, uid_t trusted, char *c
 			snprintf(why, whylen, "%s", strerror(ENAMETOOLONG));
 			return 1;
 		}
-		strcpy(canon, real);
+		memcpy(canon, real, strlen(real) + 1);
 	}
 	return 0;
 }

@@ -116,7 +116,7 @@ service_environment(const struct config *cfg, char **environ_in)
 	while (environ_in && environ_in[base])
 		base++;
 	if (c->set_uid) {
-		extra_bytes += 3 * 16 + (c->home ? strlen(c->home) : 0) +
+		extra_bytes += (size_t)3 * 16 + (c->home ? strlen(c->home) : 0) +
 			       2 * (c->user_name ? strlen(c->user_name) : 0);
 	}
 	/* HOME, USER, LOGNAME; the preload's; the two sockets; NULL. */

@@ -237,6 +237,16 @@ io_error(const char *path, char *err, size_t errlen)
 	return 1;
 }
 
+/* A read error after an entry matched: the account found is dropped. */
+static int
+lookup_io_error(struct lookup *lk, const char *path, char *err, size_t errlen)
+{
+	free(lk->acct.name);
+	free(lk->acct.home);
+	lk->acct.name = lk->acct.home = NULL;
+	return io_error(path, err, errlen);
+}
+
 static int
 oom(char *err, size_t errlen)
 {
@@ -256,12 +266,12 @@ resolve_user(const char *user, const char *passwd_path, struct credentials *cred
 	uint32_t uid;
 
 	if (for_each_entry(passwd_path, 6, PASSWD_FIELDS, match_passwd, &lk, &missing))
-		return io_error(passwd_path, err, errlen);
+		return lookup_io_error(&lk, passwd_path, err, errlen);
 	if (!lk.found && !lk.oom && parse_id(user, &uid) == 0) {
 		lk.name = NULL;
 		lk.id = uid;
 		if (for_each_entry(passwd_path, 6, PASSWD_FIELDS, match_passwd, &lk, &missing))
-			return io_error(passwd_path, err, errlen);
+			return lookup_io_error(&lk, passwd_path, err, errlen);
 		if (!lk.found && !lk.oom) {
 			cred->uid = (uid_t)uid;
 			cred->gid = (gid_t)uid;
@@ -291,7 +301,7 @@ resolve_group(const char *group, const char *group_path, gid_t *gid, char *err, 
 	uint32_t id;
 
 	if (for_each_entry(group_path, 3, GROUP_FIELDS, match_group, &lk, &missing))
-		return io_error(group_path, err, errlen);
+		return lookup_io_error(&lk, group_path, err, errlen);
 	if (lk.oom)
 		return oom(err, errlen);
 	if (lk.found) {

@@ -55,5 +55,11 @@ check "man pages: in step with the schema, no warnings" man_pages
 if command -v cppcheck >/dev/null; then
 	check "cppcheck is clean on src/" lint
 fi
+tidy() {
+	make -s tidy
+}
+if command -v clang-tidy >/dev/null; then
+	check "clang-tidy is clean on src/ (.clang-tidy)" tidy
+fi
 echo "build: $passed passed, $failed failed, 0 skipped"
 [ "$failed" -eq 0 ]

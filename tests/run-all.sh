@@ -2,7 +2,8 @@
 # `make test`: installs what is missing, builds, runs every tier and ends
 # with one line "N passed, N failed, N skipped" for the whole run.
 #
-# Tiers: build checks; cmocka unit tests (under ASan/UBSan); the
+# Tiers: build checks (incl. cppcheck, clang-tidy); cmocka unit tests
+# (under ASan/UBSan); libFuzzer on the parsers; the
 # integration tests against the release binary, then again against the
 # sanitizer build; valgrind on a run with restarts; real containers with
 # podman; cgroup v2 in a qemu VM.
@@ -61,6 +62,8 @@ fi
 
 run_tier build tests/check-build.sh
 run_tier unit tests/run-unit.sh build/unit/test_*
+# libFuzzer on every parser: the seed corpora, then 10 s of fuzzing each.
+run_tier fuzz tests/run-fuzz.sh -p 2
 
 san_logs=$(mktemp -d)
 export MEMWARDEN_WORKLOADS=build/workloads

@@ -84,13 +84,26 @@ def compile_workload(name):
 
 
 def copy_memwarden():
-    """A private copy of build/memwarden and the agent beside it (found there by `auto`),
-    so that a rebuild during the run cannot mix two versions."""
+    """A private copy of build/memwarden and its agent, so that a rebuild during the run cannot
+    mix two versions: TMP/mw/bin/memwarden and TMP/mw/lib/memwarden-agent.so, the /opt/memwarden
+    image layout, where `agent = auto` finds the agent (a copy anywhere else runs without it)."""
     d = os.path.join(tmpdir(), "mw")
-    os.makedirs(d, exist_ok=True)
-    for f in ("memwarden", "memwarden-agent.so"):
-        shutil.copy2(os.path.join(REPO, "build", f), os.path.join(d, f))
-    return os.path.join(d, "memwarden"), os.path.join(d, "memwarden-agent.so")
+    os.makedirs(os.path.join(d, "bin"), exist_ok=True)
+    os.makedirs(os.path.join(d, "lib"), exist_ok=True)
+    shutil.copy2(os.path.join(REPO, "build", "memwarden"), os.path.join(d, "bin", "memwarden"))
+    shutil.copy2(os.path.join(REPO, "build", "memwarden-agent.so"), os.path.join(d, "lib", "memwarden-agent.so"))
+    return os.path.join(d, "bin", "memwarden"), os.path.join(d, "lib", "memwarden-agent.so")
+
+
+def check_allocator_event(events, want_agent=True):
+    """memwarden's `allocator` event must show the agent preloaded: a bench of releases
+    without it would measure nothing."""
+    for e in events:
+        if e.get("event") == "allocator":
+            if want_agent and (e.get("agent") in (None, "none") or e.get("agent_reason") == "not found"):
+                raise SystemExit("memwarden runs its service without the agent: %r" % e)
+            return e
+    return None
 
 
 def git_head():

@@ -14,7 +14,13 @@ passing runs at the minimum. Markdown on stdout.
 The live bytes: a calibration run of the workload alone (glibc, no limit,
 CAL_S s): the mean of its --stats `live` after 3 s; LIVE=bytes skips it.
 
+Then, THRU_REPS (3) rounds of THRU_S (30) s runs of every configuration at
+its minimum, the order rotating, each paired with the round's "jemalloc
+alone" run: the throughput at that limit (a run there may also fail).
+
 Knobs (environment): DURATION=60, LO=1.0, HI=3.0, CAL_S=20, CONFIRM=1,
+THRU_REPS=3, THRU_S=30, MINIMA="name=mult;..." (no search: the throughput
+phase at these multiples; with LIVE=bytes),
 ONLY=substring,..., VARIANTS="name|-s a=b -s c=d;name2|..." (memwarden
 variants instead of the built-in list), RAW=FILE.
 See bench/README.md ("The guard against fragmentation").
@@ -34,6 +40,8 @@ LO = float(os.environ.get("LO", "1.0"))
 HI = float(os.environ.get("HI", "3.0"))
 CAL_S = float(os.environ.get("CAL_S", "20"))
 CONFIRM = os.environ.get("CONFIRM", "1") == "1"
+THRU_REPS = int(os.environ.get("THRU_REPS", "3"))
+THRU_S = float(os.environ.get("THRU_S", "30"))
 STEP = 0.05
 WARM_S = 5.0  # throughput counted after this
 
@@ -93,7 +101,8 @@ def calibrate(frag):
         sum(x["rss"] for x in s) / len(s)
 
 
-def probe(frag, mw, cfg, mult, live):
+def probe(frag, mw, cfg, mult, live, duration=None):
+    duration = duration or DURATION
     name, kind, arg = cfg
     limit = int(mult * live) // 4096 * 4096
     cg = B.make_cgroup("frag", limit)
@@ -128,7 +137,7 @@ def probe(frag, mw, cfg, mult, live):
         init = namespace_init(p.pid)
     t0 = time.monotonic()
     why = None
-    while time.monotonic() - t0 < DURATION:
+    while time.monotonic() - t0 < duration:
         if p.p.poll() is not None:
             why = "exited %s" % p.p.returncode
             break
@@ -162,6 +171,8 @@ def probe(frag, mw, cfg, mult, live):
         if len(a) >= 2:
             rate = (a[-1]["ops"] - a[0]["ops"]) / ((a[-1]["ms"] - a[0]["ms"]) / 1000.0)
     steady = [x for x in st if x["ms"] - st[0]["ms"] >= 2000] if st else []
+    if kind == "mw":
+        B.check_allocator_event(events)
     hard = [e for e in events if e.get("event") == "memory.hard"]
     rel = [e for e in events if e.get("event") == "release.done"]
     ok = why is None and oom == 0 and not any(e["event"] in ("restart", "oom.kill") for e in events)
@@ -177,6 +188,8 @@ def probe(frag, mw, cfg, mult, live):
         "releases": len(rel),
         "release_ms": [e.get("ms") for e in rel],
         "freed_rss": [e.get("freed_rss") for e in rel],
+        "release_reports": [e.get("reports") for e in rel],
+        "agent_ms": [e.get("duration_ms") for e in events if e.get("event") == "release"],
         "malloc_conf": next((e.get("malloc_conf") for e in events if e.get("event") == "allocator"), None),
         "load": B.loadavg(),
     }
@@ -241,6 +254,11 @@ def main():
         live, live_peak, building, cal_rss = calibrate(frag)
     B.log("live bytes: %.1f MiB (peak %s)" % (live / B.MIB, live_peak and "%.1f MiB" % (live_peak / B.MIB)))
     searches = [Search(c) for c in configs()]
+    if os.environ.get("MINIMA"):  # "name=mult;name=mult": no search, the throughput phase only
+        given = dict(x.rsplit("=", 1) for x in os.environ["MINIMA"].split(";"))
+        searches = [s for s in searches if s.cfg[0] in given]
+        for s in searches:
+            s.hi, s.hi_probed, s.done = int(round(float(given[s.cfg[0]]) / STEP)), True, True
     rnd = 0
     while not all(s.done for s in searches):
         for s in searches[rnd % len(searches):] + searches[:rnd % len(searches)]:
@@ -258,6 +276,21 @@ def main():
                 " (%s at %.1f s)" % (r["why"], r["t_end"]), B.fmt(r["ops_per_s"], "%.0f"), r["peak"] / B.MIB,
                 r["releases"], r["hard_why"][:1]))
         rnd += 1
+    # Throughput at each one's minimum: THRU_REPS rounds, every configuration once per round
+    # (order rotating), each run paired with the round's "jemalloc alone".
+    thru = {s.cfg[0]: [] for s in searches}
+    for rep in range(THRU_REPS):
+        live_s = [s for s in searches if s.minimum()]
+        for s in live_s[rep % len(live_s):] + live_s[:rep % len(live_s)]:
+            r = probe(frag, mw, s.cfg, s.minimum(), live, THRU_S)
+            r["thru_rep"] = rep
+            thru[s.cfg[0]].append(r)
+            if raw:
+                raw.write(json.dumps(r) + "\n")
+                raw.flush()
+            B.log("throughput %d %-55s x%.2f %s  ops/s %s" % (rep, s.cfg[0], s.minimum(),
+                  "pass" if r["ok"] else "FAIL (%s at %.1f s)" % (r["why"], r["t_end"]),
+                  B.fmt(r["ops_per_s"], "%.0f")))
     print("### Results (%s, memwarden at %s)\n" % (started, B.git_head()))
     print("Machine: %s. Load average at the start: %s, at the end: %s. Other work running at the start: %s.\n"
           % (B.machine(), load0, B.loadavg(), "; ".join(others) or "none"))
@@ -270,8 +303,10 @@ def main():
         if s.cfg[0] == "jemalloc alone" and s.minimum():
             okr = [r for r in s.runs if r["ok"] and abs(r["mult"] - s.minimum()) < 1e-6]
             ref = B.median([r["ops_per_s"] for r in okr])
-    head = ["configuration", "lowest multiple sustained 60 s", "limit MiB", "ops/s there (median of passing runs)",
-            "vs jemalloc alone", "RSS/live there", "releases in 60 s", "probes: multiple → result"]
+    jref = {r["thru_rep"]: r for r in thru.get("jemalloc alone", []) if r["ops_per_s"]}
+    head = ["configuration", "lowest multiple sustained %g s" % DURATION, "limit MiB",
+            "ops/s there (median of passing runs)", "vs jemalloc alone", "RSS/live there", "releases in 60 s",
+            "throughput phase: ops/s (runs, failed)", "paired vs jemalloc alone", "probes: multiple → result"]
     rows = []
     for s in searches:
         m = s.minimum()
@@ -285,7 +320,12 @@ def main():
         rows.append([s.cfg[0] + ("" if s.cfg[1] == "plain" else " (`%s`)" % " ".join(s.cfg[2]) if s.cfg[2] else ""),
                      B.fmt(m, "%.2f×"), B.fmt(m * live / B.MIB if m else None, "%.0f"), B.fmt(ops, "%.0f"),
                      B.fmt(ops / ref if ops and ref else None, "%.2f"), B.fmt(rr, "%.2f"),
-                     B.fmt(B.median([r["releases"] for r in okr]), "%g"), probes])
+                     B.fmt(B.median([r["releases"] for r in okr]), "%g"),
+                     "%s (%d, %d)" % (B.fmt(B.median([r["ops_per_s"] for r in thru[s.cfg[0]]]), "%.0f"),
+                                      len(thru[s.cfg[0]]), sum(1 for r in thru[s.cfg[0]] if not r["ok"])),
+                     B.fmt(B.median([r["ops_per_s"] / jref[r["thru_rep"]]["ops_per_s"] for r in thru[s.cfg[0]]
+                                     if r["ops_per_s"] and r["thru_rep"] in jref]), "%.2f"),
+                     probes])
     print(B.table(head, rows))
 
 

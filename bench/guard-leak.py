@@ -85,6 +85,7 @@ def with_memwarden(mw, leaker, rate):
     if init:
         os.kill(init, signal.SIGTERM)
     rc = p.wait(timeout=30)
+    B.check_allocator_event(events)
     last_peak = B.cg_int(cg, "memory.max_usage_in_bytes")
     oom = B.cg_oom_kills(cg) - oom0
     B.remove_cgroup(cg)

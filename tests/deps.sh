@@ -5,7 +5,7 @@ set -eu
 
 packages="gcc make libc6-dev libinih-dev libcgroup-dev libcmocka-dev python3 util-linux
 procps file valgrind musl-tools libjemalloc2 libjemalloc-dev groff-base busybox-static
-libsystemd-dev systemd cppcheck clang clang-tidy libclang-rt-dev"
+libsystemd-dev systemd strace cppcheck clang clang-tidy libclang-rt-dev"
 
 missing=""
 for p in $packages; do

@@ -110,6 +110,7 @@ finish(struct release *r, const struct notify *n, uint64_t now_ms)
 	}
 	r->active = false;
 	r->has_requester = false;
+	r->ended_ms = now_ms;
 }
 
 bool
@@ -118,6 +119,7 @@ release_begin(struct release *r, const struct notify *n, const char *reason, uin
 	if (r->active)
 		return false;
 	r->active = true;
+	r->request_waiting = false; /* a waiting requester joins this round */
 	r->reason = reason;
 	r->began_ms = now_ms;
 	r->deadline_ms = now_ms + RELEASE_WAIT_MS;
@@ -138,8 +140,13 @@ release_request(struct release *r, const struct notify *n, const struct notify_m
 {
 	r->requester = *m;
 	r->has_requester = true;
-	if (!r->active)
-		(void)release_begin(r, n, "request", now_ms);
+	if (r->active || r->request_waiting)
+		return;
+	if (r->ended_ms != 0 && now_ms < r->ended_ms + RELEASE_REQUEST_GAP_MS) {
+		r->request_waiting = true;
+		return;
+	}
+	(void)release_begin(r, n, "request", now_ms);
 }
 
 static uint64_t
@@ -178,12 +185,23 @@ release_on_report(struct release *r, const struct notify *n, const struct releas
 }
 
 uint64_t
+release_next_ms(const struct release *r)
+{
+	if (r->active)
+		return r->deadline_ms;
+	if (r->request_waiting)
+		return r->ended_ms + RELEASE_REQUEST_GAP_MS;
+	return 0;
+}
+
+uint64_t
 release_tick(struct release *r, const struct notify *n, uint64_t now_ms)
 {
-	if (!r->active)
-		return 0;
-	if (now_ms < r->deadline_ms)
-		return r->deadline_ms;
-	finish(r, n, now_ms);
-	return 0;
+	if (r->active && now_ms >= r->deadline_ms)
+		finish(r, n, now_ms);
+	if (!r->active && r->request_waiting && now_ms >= r->ended_ms + RELEASE_REQUEST_GAP_MS) {
+		r->request_waiting = false;
+		(void)release_begin(r, n, "request", now_ms);
+	}
+	return release_next_ms(r);
 }

@@ -736,8 +736,8 @@ arm_timer(struct supervisor *s)
 	else if (probing(s))
 		at = s->cfg->ready == READY_DELAY ? s->started_ms + s->cfg->ready_delay_ms
 						  : now_ms() + READY_POLL_MS;
-	if (s->release.active && (at == 0 || s->release.deadline_ms < at))
-		at = s->release.deadline_ms;
+	if (release_next_ms(&s->release) != 0 && (at == 0 || release_next_ms(&s->release) < at))
+		at = release_next_ms(&s->release);
 	/* Most passes change nothing (a memory sample while RUNNING): no
 	 * syscall for those. */
 	if (at == s->timer_at)

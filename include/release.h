@@ -41,8 +41,8 @@ struct release {
 	bool answered[RELEASE_PIDS_MAX];
 	unsigned n, reports, skipped;
 	uint64_t freed_held, freed_rss; /* summed over the reports */
-	uint64_t ended_ms;    /* when the last round ended */
-	bool request_waiting; /* a request for a round after the gap */
+	uint64_t ended_ms;		/* when the last round ended */
+	bool request_waiting;		/* a request for a round after the gap */
 	bool has_requester;
 	struct notify_msg requester;
 	pid_t takeover[RELEASE_TAKEOVER_MAX]; /* their program's own handler */

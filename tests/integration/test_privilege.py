@@ -333,7 +333,7 @@ def test_state_file_created_private_and_kept_from_the_service(t):
               "mv %s %s.moved 2>/dev/null && echo MOVED; "
               "echo x >> %s 2>/dev/null && echo APPENDED; "
               "cat %s >/dev/null && echo READ; echo id=$(id -u)") % (d, f, f, f, f)
-    r = t.mw("-s", "service.user=nobody", "-s", "status.state_file=" + f, "-s", "memory.limit=1G",
+    r = t.mw("-s", "service.user=nobody", "-s", "status.state_file=" + f,
              "-s", "log.memory_interval=0", "--", "sh", "-c", "sleep 0.3; " + script)
     r.expect_exit(0, 60)
     out = r.stdout()

@@ -106,6 +106,39 @@ def check_allocator_event(events, want_agent=True):
     return None
 
 
+
+def namespace_init(unshare_pid):
+    """The host pid of the namespace's PID 1 (memwarden): the child of
+    `unshare --pid --fork`."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            for tid in os.listdir("/proc/%d/task" % unshare_pid):
+                kids = open("/proc/%d/task/%s/children" % (unshare_pid, tid)).read().split()
+                if kids:
+                    return int(kids[0])
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return None
+
+
+def stop_run(p, init):
+    """Ends a run: SIGTERM to memwarden (init, its host pid) when it is
+    still there, 60 s for it to shut down, then the process group."""
+    if p.p.poll() is None:
+        if init:
+            try:
+                os.kill(init, signal.SIGTERM)
+            except OSError:
+                pass
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.finish(timeout=5)
+    else:
+        p.wait()
+
 def git_head():
     r = subprocess.run(["git", "-C", REPO, "log", "-1", "--format=%h %s"], capture_output=True, text=True)
     s = r.stdout.strip()

@@ -27,7 +27,6 @@ See bench/README.md ("The guard against fragmentation").
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -75,19 +74,6 @@ def configs():
     return out
 
 
-def namespace_init(unshare_pid):
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            for tid in os.listdir("/proc/%d/task" % unshare_pid):
-                kids = open("/proc/%d/task/%s/children" % (unshare_pid, tid)).read().split()
-                if kids:
-                    return int(kids[0])
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return None
-
 
 def calibrate(frag):
     p = B.Proc([frag, "--threads", "16", "--forever", "--stats", "500"], env=B.base_env())
@@ -134,7 +120,7 @@ def probe(frag, mw, cfg, mult, live, duration=None):
                 "status.state_file=" + state] + arg + ["--"] + fcmd
         p = B.Proc(argv, env=B.base_env(), stderr=subprocess.STDOUT, on_line=on_line,
                    preexec=B.in_cgroup(cg))
-        init = namespace_init(p.pid)
+        init = B.namespace_init(p.pid)
     t0 = time.monotonic()
     why = None
     while time.monotonic() - t0 < duration:
@@ -151,18 +137,7 @@ def probe(frag, mw, cfg, mult, live, duration=None):
     t_end = time.monotonic() - t0
     peak = B.cg_int(cg, "memory.max_usage_in_bytes")
     oom = B.cg_oom_kills(cg) - oom0
-    if p.p.poll() is None:
-        if init:
-            try:
-                os.kill(init, signal.SIGTERM)
-            except OSError:
-                pass
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.finish(timeout=5)
-    else:
-        p.wait()
+    B.stop_run(p, init)
     B.remove_cgroup(cg)
     st = p.stats()
     rate = None

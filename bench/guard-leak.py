@@ -32,20 +32,6 @@ PLAIN_REPS = int(os.environ.get("PLAIN_REPS", "3"))
 MW_ARGS = os.environ.get("MW_ARGS", "").split()
 
 
-def namespace_init(unshare_pid):
-    """The host pid of the namespace's PID 1: unshare's child."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            for tid in os.listdir("/proc/%d/task" % unshare_pid):
-                kids = open("/proc/%d/task/%s/children" % (unshare_pid, tid)).read().split()
-                if kids:
-                    return int(kids[0])
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return None
-
 
 def with_memwarden(mw, leaker, rate):
     cg = B.make_cgroup("leak", LIMIT)
@@ -74,7 +60,7 @@ def with_memwarden(mw, leaker, rate):
     t0 = time.monotonic()
     p = B.Proc(argv, env=B.base_env(), stderr=__import__("subprocess").STDOUT, on_line=on_line,
                preexec=B.in_cgroup(cg))
-    init = namespace_init(p.pid)
+    init = B.namespace_init(p.pid)
     cycle_s = (LIMIT * 0.9 / B.MIB - BASE) / rate
     deadline = time.monotonic() + RESTARTS * (cycle_s + 1.5) + 30
     while time.monotonic() < deadline and p.p.poll() is None:

@@ -894,7 +894,9 @@ on_sample(struct supervisor *s)
 		log_event(LOG_WARN, "memory.soft",
 			  LOG_FIELDS(MEMORY_FIGURES(s, "soft", s->guard_params.soft)),
 			  "memory above soft: %.1f%% of the limit", percent_of_limit(s));
-	if (v.release)
+	/* A release in the sample that restarts the service would only keep
+	 * it busy while it drains, and report memory the stop gives back. */
+	if (v.release && !(v.act && s->cfg->action == ACTION_RESTART))
 		(void)release_begin(
 		    &s->release, &s->notify,
 		    monitor_last_measure(s->monitor) >= s->guard_params.hard ? "hard" : "soft",

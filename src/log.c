@@ -300,6 +300,32 @@ stderr_emit(enum log_level level, const char *event, const struct log_field *fie
 	write_line(line, len);
 }
 
+/* After a streak of failures, the word that the journal is back (with how
+ * many lines went to stderr). False when the journal did not take it: it
+ * was full again (journald drains one datagram, the event took that room),
+ * and the notice waits for the next line rather than being lost. */
+static bool
+journal_back(void)
+{
+	char text[256];
+
+	if (journal_missed == 0)
+		return true;
+	if (!log_enabled(LOG_INFO)) {
+		journal_missed = 0;
+		return true;
+	}
+	snprintf(text, sizeof(text),
+		 "the journal takes memwarden's lines again; %llu went to stderr meanwhile",
+		 journal_missed);
+	if (journal_send(
+		LOG_INFO, "log", log_service, text,
+		LOG_FIELDS(LF_STR("target", "journal"), LF_UINT("missed", journal_missed))) != 0)
+		return false;
+	journal_missed = 0;
+	return true;
+}
+
 /* One event to the journal; false when it did not take it (said once on
  * stderr per streak of failures, and in the journal when it is back). */
 static bool
@@ -309,7 +335,7 @@ journal_emit(enum log_level level, const char *event, const struct log_field *fi
 	int saved = errno, err;
 	char text[256];
 
-	if (journal_send(level, event, log_service, msg, fields, nfields) != 0) {
+	if (!journal_back() || journal_send(level, event, log_service, msg, fields, nfields) != 0) {
 		err = errno;
 		if (journal_missed++ == 0 && log_enabled(LOG_WARN)) {
 			snprintf(text, sizeof(text),
@@ -323,18 +349,6 @@ journal_emit(enum log_level level, const char *event, const struct log_field *fi
 		errno = saved;
 		return false;
 	}
-	if (journal_missed > 0 && log_enabled(LOG_INFO)) {
-		unsigned long long missed = journal_missed;
-
-		journal_missed = 0;
-		snprintf(text, sizeof(text),
-			 "the journal takes memwarden's lines again; %llu went to stderr meanwhile",
-			 missed);
-		(void)journal_send(
-		    LOG_INFO, "log", log_service, text,
-		    LOG_FIELDS(LF_STR("target", "journal"), LF_UINT("missed", missed)));
-	}
-	journal_missed = 0;
 	errno = saved;
 	return true;
 }

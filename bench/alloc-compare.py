@@ -18,7 +18,6 @@ See bench/README.md ("Allocators on the fragmenting workload").
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -32,12 +31,6 @@ THREADS = int(os.environ.get("THREADS", "16"))
 STATS_MS = 100
 WARM_S = 2.0  # samples before this (the queues and rings filling) are left out
 
-
-def memwarden_malloc_conf(mw):
-    """The MALLOC_CONF memwarden gives its service on this machine (its default, narenas added)."""
-    r = subprocess.run([mw, "-q", "--", "sh", "-c", 'echo "$MALLOC_CONF"'], capture_output=True, text=True,
-                       env=B.base_env())
-    return r.stdout.strip()
 
 
 def configs(mwconf, agent):
@@ -155,7 +148,7 @@ def from_raw(files, mwconf, agent):
 
 def main():
     mw, agent = B.copy_memwarden()
-    mwconf = memwarden_malloc_conf(mw)
+    mwconf = B.memwarden_malloc_conf(mw)
     if "narenas" not in mwconf:
         raise SystemExit("memwarden's MALLOC_CONF is %r: no narenas?" % mwconf)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -139,6 +139,13 @@ def stop_run(p, init):
     else:
         p.wait()
 
+
+def memwarden_malloc_conf(mw):
+    """The MALLOC_CONF memwarden gives its service on this machine (its default, narenas added)."""
+    r = subprocess.run([mw, "-q", "--", "sh", "-c", 'echo "$MALLOC_CONF"'], capture_output=True, text=True,
+                       env=base_env())
+    return r.stdout.strip()
+
 def git_head():
     r = subprocess.run(["git", "-C", REPO, "log", "-1", "--format=%h %s"], capture_output=True, text=True)
     s = r.stdout.strip()

@@ -28,12 +28,6 @@ GAP = float(os.environ.get("GAP", "2"))
 STATS_MS = 50
 
 
-def memwarden_malloc_conf(mw):
-    import subprocess
-    r = subprocess.run([mw, "-q", "--", "sh", "-c", 'echo "$MALLOC_CONF"'], capture_output=True, text=True,
-                       env=B.base_env())
-    return r.stdout.strip()
-
 
 def configs(mwconf, agent):
     je = B.JEMALLOC
@@ -126,7 +120,7 @@ def run_round(frag, name, env_add, rx):
 
 def main():
     mw, agent = B.copy_memwarden()
-    mwconf = memwarden_malloc_conf(mw)
+    mwconf = B.memwarden_malloc_conf(mw)
     frag = B.compile_workload("fragment")
     cfgs = configs(mwconf, agent)
     rx = B.Receiver()

@@ -22,7 +22,8 @@ Knobs (environment): DURATION=60, LO=1.0, HI=3.0, CAL_S=20, CONFIRM=1,
 THRU_REPS=3, THRU_S=30, MINIMA="name=mult;..." (no search: the throughput
 phase at these multiples; with LIVE=bytes),
 ONLY=substring,..., VARIANTS="name|-s a=b -s c=d;name2|..." (memwarden
-variants instead of the built-in list), RAW=FILE.
+variants instead of the built-in list), PLAIN="name|MALLOC_CONF;..." (jemalloc
+alone with that MALLOC_CONF, added to the list), RAW=FILE.
 See bench/README.md ("The guard against fragmentation").
 """
 import json
@@ -68,6 +69,9 @@ def configs():
             name, _, args = v.partition("|")
             variants.append((name.strip(), args.split()))
     out += [(n, "mw", a) for n, a in variants]
+    for v in filter(None, os.environ.get("PLAIN", "").split(";")):  # the allocator alone, tuned
+        name, _, conf = v.partition("|")
+        out.append((name.strip(), "plain", {"LD_PRELOAD": B.JEMALLOC, "MALLOC_CONF": conf.strip()}))
     only = os.environ.get("ONLY")
     if only:
         out = [c for c in out if any(c[0] == k[1:] if k.startswith("=") else k in c[0] for k in only.split(","))]

@@ -367,8 +367,9 @@ static const struct key keys[] = {
      .min = 1,
      .max = 1000,
      .doc = "How many samples above hard before the action: in a row, or within the last "
-	    "2 x hard_for (a service flapping at the edge is not spared). Sooner when the "
-	    "growth rate says the limit comes first.",
+	    "2 x hard_for (a service flapping at the edge is not spared). While a release "
+	    "the guard sent is still running, the count waits for it, up to 1 s. Sooner "
+	    "when the growth rate says the limit comes first.",
      .off = FIELD(hard_for)},
     {.section = "memory",
      .name = "release_interval",

@@ -16,7 +16,10 @@
  * The action is taken on a sample above hard when hard_for of the last
  * 2 x hard_for samples were above hard (hard_for in a row is the usual
  * case), or sooner when the growth rate says the limit would be reached
- * before the samples still needed came in and the drain was over.
+ * before the samples still needed came in and the drain was over. While a
+ * release the guard sent less than GUARD_RELEASE_WAIT_MS ago is running,
+ * the count waits for it (release first): only the growth rule acts, and
+ * it counts the next sample as the one that could act.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -137,11 +140,20 @@ count_hard(struct guard *g, const struct guard_params *p, uint64_t measure)
 		g->recent = 0;
 }
 
+/* A release the guard sent is still running, and has not run long. */
+static bool
+waits_for_release(const struct guard *g, uint64_t now_ms)
+{
+	return g->releasing && g->released &&
+	       since(now_ms, g->last_release_ms) < GUARD_RELEASE_WAIT_MS;
+}
+
 static void
 grows_to_limit(const struct guard *g, const struct guard_params *p, uint64_t measure,
-	       uint64_t growth, uint64_t interval_ms, struct guard_verdict *v)
+	       uint64_t growth, uint64_t interval_ms, bool waiting, struct guard_verdict *v)
 {
 	uint64_t headroom, wait_ms, eta;
+	unsigned needed;
 
 	if (measure >= p->limit) {
 		v->act = true;
@@ -158,7 +170,8 @@ grows_to_limit(const struct guard *g, const struct guard_params *p, uint64_t mea
 	 * service takes to stop growing once signalled: measured at 100 MB/s
 	 * without it, the restart came at 94.8% of the limit. */
 	headroom = p->limit - measure;
-	wait_ms = sat_add(sat_mul(hard_for(p) - g->above + 1, interval_ms), p->drain_delay_ms);
+	needed = waiting || g->above >= hard_for(p) ? 1 : hard_for(p) - g->above;
+	wait_ms = sat_add(sat_mul((uint64_t)needed + 1, interval_ms), p->drain_delay_ms);
 	eta = eta_ms(headroom, growth);
 	if (eta > wait_ms || eta == UINT64_MAX) /* the latter: never */
 		return;
@@ -198,12 +211,17 @@ drain_outruns_limit(const struct guard_params *p, uint64_t measure, uint64_t gro
 
 static void
 decide_act(const struct guard *g, const struct guard_params *p, uint64_t measure, uint64_t growth,
-	   uint64_t interval_ms, struct guard_verdict *v)
+	   uint64_t interval_ms, uint64_t now_ms, struct guard_verdict *v)
 {
+	bool waiting = waits_for_release(g, now_ms);
 	unsigned n;
 
 	if (measure < p->hard) {
 		drain_outruns_limit(p, measure, growth, interval_ms, v);
+		return;
+	}
+	if (waiting) {
+		grows_to_limit(g, p, measure, growth, interval_ms, true, v);
 		return;
 	}
 	if (g->above >= hard_for(p)) {
@@ -219,7 +237,7 @@ decide_act(const struct guard *g, const struct guard_params *p, uint64_t measure
 			 window(p));
 		return;
 	}
-	grows_to_limit(g, p, measure, growth, interval_ms, v);
+	grows_to_limit(g, p, measure, growth, interval_ms, false, v);
 }
 
 static void
@@ -256,7 +274,7 @@ guard_step(struct guard *g, const struct guard_params *p, uint64_t measure, uint
 	} else {
 		g->cooling = false;
 		count_hard(g, p, measure);
-		decide_act(g, p, measure, growth_per_s, interval_ms, &v);
+		decide_act(g, p, measure, growth_per_s, interval_ms, now_ms, &v);
 	}
 	/* The action supersedes a release: it frees more, and a release
 	 * to a service about to stop is wasted. */
@@ -282,6 +300,12 @@ guard_acted(struct guard *g, const struct guard_params *p, uint64_t now_ms)
 	g->above = 0;
 	g->recent = 0;
 	g->last_chance = false;
+}
+
+void
+guard_release_running(struct guard *g, bool running)
+{
+	g->releasing = running;
 }
 
 void

@@ -888,6 +888,7 @@ on_sample(struct supervisor *s)
 	interval = s->monitor->interval_ms;
 	if (monitor_last_gap(s->monitor) > interval)
 		interval = monitor_last_gap(s->monitor);
+	guard_release_running(&s->guard, s->release.active);
 	v = guard_step(&s->guard, &s->guard_params, monitor_last_measure(s->monitor),
 		       monitor_growth(s->monitor), interval, now);
 	if (v.soft_entered)

@@ -357,3 +357,79 @@ def test_fragmentation_held_down_by_releases_alone(t):
     r.signal(signal.SIGTERM)
     r.expect_exit(0, 30)
     t.check(peak < limit, "peak %d reached the limit %d", peak, limit)
+
+
+# Holds freed memory until a release purges it, and serves its first
+# release late: the agent's thread is made at the program's first wait
+# (src/agent/agent.c), and this program does not wait until HOLD_S after it
+# freed. It grows at 30 MB/s, busy, until the cgroup's usage is STOP above
+# the hard threshold, frees it all (jemalloc keeps it: no decay), then
+# computes for HOLD_S, then sleeps in a loop; or computes forever with
+# HOLD_S < 0, never serving a release.
+_HELD_FREE = r"""
+import sys, time
+usage_file, stop, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+def busy(s):
+    end = time.monotonic() + s
+    while time.monotonic() < end:
+        pass
+blocks, t0 = [], time.monotonic()
+while int(open(usage_file).read()) < stop:
+    blocks.append(b"x" * (1 << 20))
+    busy(max(0.0, t0 + len(blocks) / 30.0 - time.monotonic()))
+del blocks
+if hold < 0:
+    busy(600)
+busy(hold)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _held_free(t, hold_s):
+    cg = V1Cgroup(t, LIMIT)
+    hard = LIMIT // 2
+    r = t.mw("-s", "memory.soft=40%", "-s", "memory.hard=50%", "-s", "memory.interval=100ms",
+             "-s", "memory.fast_interval=50ms",
+             "-s", "allocator.malloc_conf=background_thread:false,dirty_decay_ms:-1,muzzy_decay_ms:-1",
+             "--", sys.executable, "-c", _HELD_FREE, os.path.join(cg.dir, "memory.usage_in_bytes"),
+             str(hard + 12 * MB), str(hold_s), preexec_fn=cg.enter)
+    return cg, r
+
+
+@needs_root
+@timeout(60)
+def test_the_action_waits_for_a_release_that_is_running(t):
+    """Release first: the release sent on reaching hard is still running
+    0.4 s later (the service serves it at its first wait), longer than
+    hard_for samples (3 x 50 ms), after which the guard used to restart the
+    service. The count above hard now waits for it (at most 1 s,
+    GUARD_RELEASE_WAIT_MS): the release returns the memory, and there is
+    no memory.hard, no restart."""
+    cg, r = _held_free(t, 0.4)
+    done = r.wait_event("release.done", 30, pred=lambda e: e.get("freed_rss", 0) >= 100 * MB)
+    time.sleep(2)
+    t.check(not r.events("memory.hard") and not r.events("restart"),
+            "the guard acted before the release that freed %d bytes: %r", done["freed_rss"],
+            r.events("memory.hard"))
+    t.check(len(r.events("spawn")) == 1, "the service was started %d times", len(r.events("spawn")))
+    t.check(cg.oom_kill() == 0, "OOM kills: %r", cg.oom_kill())
+    r.signal(signal.SIGTERM)
+    r.expect_exit(143, 30)
+
+
+@needs_root
+@timeout(60)
+def test_the_action_waits_for_a_release_no_longer_than_a_second(t):
+    """A service that never serves its release (it never waits): the
+    count above hard waits for the release 1 s, then acts."""
+    cg, r = _held_free(t, -1)
+    hard = r.wait_event("memory.hard", 30)
+    t.check(not r.events("release"), "the release was served: %r", r.events("release"))
+    n = int(hard.get("why", "").split("for ")[-1].split()[0]) if "above hard for" in hard.get("why", "") else 0
+    t.check(n >= 10, "memory.hard after %d samples above hard, not after the 1 s wait: %r", n, hard)
+    r.wait_event("restart", 30)
+    t.check(cg.oom_kill() == 0, "OOM kills: %r", cg.oom_kill())
+    r.signal(signal.SIGTERM)
+    rc = r.wait(30)
+    t.check(rc in (0, 143), "memwarden exited %r after SIGTERM", rc)

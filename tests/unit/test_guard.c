@@ -341,6 +341,68 @@ release_that_does_not_help(void **state)
 	assert_string_equal(v.why, "above hard for 3 samples");
 }
 
+/* Release first: the last-chance release at 910 MB is still running (the
+ * caller says so) for the next four samples, above hard: no action while it
+ * runs; it ends with the measure back at 860: none. Again, but it ends with
+ * the measure still above hard: the action at once. A release that never
+ * ends is waited for GUARD_RELEASE_WAIT_MS, no longer. The growth rule does
+ * not wait, and counts the next sample as the one that could act. */
+static void
+release_running_is_waited_for(void **state)
+{
+	struct guard_params p = params();
+	struct guard g = {0};
+	struct guard_verdict v;
+	uint64_t now = 0, sent;
+	unsigned i;
+	const struct sample start[] = {
+	    {850, 0, 1000, "SR"},
+	    {910, 0, 50, "R"},
+	};
+	const struct sample running[] = {
+	    {915, 0, 50, ""},
+	    {920, 0, 50, ""},
+	    {920, 0, 50, ""},
+	    {920, 0, 50, ""},
+	};
+
+	(void)state;
+	run(&g, &p, &now, start, 2);
+	guard_release_running(&g, true);
+	run(&g, &p, &now, running, 4);
+	guard_release_running(&g, false);
+	v = guard_step(&g, &p, 860 * MB, 0, 50, now += 50);
+	assert_string_equal(flags(&v), "");
+
+	guard_reset(&g);
+	run(&g, &p, &now, start, 2);
+	guard_release_running(&g, true);
+	run(&g, &p, &now, running, 4);
+	guard_release_running(&g, false);
+	v = guard_step(&g, &p, 920 * MB, 0, 50, now += 50);
+	assert_string_equal(flags(&v), "A");
+	assert_string_equal(v.why, "above hard for 6 samples");
+
+	guard_reset(&g);
+	run(&g, &p, &now, start, 2);
+	sent = now;
+	guard_release_running(&g, true);
+	for (i = 1; i <= 20; i++) {
+		v = guard_step(&g, &p, 920 * MB, 0, 50, now += 50);
+		assert_int_equal(v.act, now - sent >= GUARD_RELEASE_WAIT_MS);
+	}
+	assert_true(v.act);
+
+	guard_reset(&g);
+	run(&g, &p, &now, start, 2);
+	guard_release_running(&g, true);
+	v = guard_step(&g, &p, 950 * MB, 400 * MB, 50, now += 50);
+	assert_false(v.act); /* 125 ms away, beyond two samples */
+	v = guard_step(&g, &p, 950 * MB, 600 * MB, 50, now += 50);
+	assert_true(v.act);
+	assert_string_equal(v.why, "growth 600 MB/s reaches the limit in 83 ms");
+}
+
 /* action = signal or largest: after the action, 920 MB growing fast for
  * the cool-down (10 s: the stop budget, at least release_interval) brings
  * no other, only the regular release at 10 s. Then the count starts over:
@@ -530,6 +592,7 @@ main(void)
 	    cmocka_unit_test(flapping_around_hard),
 	    cmocka_unit_test(release_that_helps),
 	    cmocka_unit_test(release_that_does_not_help),
+	    cmocka_unit_test(release_running_is_waited_for),
 	    cmocka_unit_test(cool_down_after_an_action),
 	    cmocka_unit_test(reset_for_a_new_instance),
 	    cmocka_unit_test(off_and_edge_parameters),

@@ -17,6 +17,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "policy.h"
 
 #define MONITOR_HISTORY 8
 #define MONITOR_MAX_FDS (1 + CGROUP_WATCH_MAX)
@@ -36,6 +37,7 @@ struct monitor {
 	struct mem_sample history[MONITOR_HISTORY]; /* ring, newest at head */
 	uint64_t measures[MONITOR_HISTORY];
 	unsigned head, count;
+	struct growth growth; /* the measure's growth rate (policy.h) */
 	uint64_t oom_kill_seen;
 	bool oom_pending; /* an OOM kill seen, not yet taken by the supervisor */
 	uint64_t next_summary_ms;
@@ -61,8 +63,9 @@ bool monitor_on_fd(struct monitor *m, unsigned i);
  * call (the event is logged already; the supervisor decides what next). */
 bool monitor_take_oom(struct monitor *m);
 
-/* Growth of the measure over the samples kept, bytes per second (0 when
- * not growing), and the limit in force (0: the guard is off). */
+/* Growth of the measure, bytes per second over about the last 2 s (0 when
+ * not growing; growth_rate in policy.h), and the limit in force (0: the
+ * guard is off). */
 uint64_t monitor_growth(const struct monitor *m);
 uint64_t monitor_limit(const struct monitor *m);
 

@@ -52,6 +52,38 @@ uint64_t memory_measure(enum mem_metric metric, const struct mem_sample *s, uint
 /* A threshold in bytes for a limit. */
 uint64_t threshold_bytes(const struct threshold *t, uint64_t limit);
 
+/*
+ * The measure's growth rate, for the guard's growth rule and the sampling
+ * interval: the rise of the newest measure over the lowest since the last
+ * measure above it, within the last GROWTH_WINDOW_MS (and the measure
+ * before the newest, however old), divided by the time between them but by
+ * no less than GROWTH_MIN_SPAN_MS.
+ *
+ * The floor keeps noise from reading as growth: workers that churn buffers
+ * swing the measure by 10 MB within 50 ms, which over one 160 ms gap read
+ * as 67 MB/s and restarted a healthy service at soft (the container example,
+ * CI at stop 10); over 1 s it reads as 10 MB/s. The window keeps the rate
+ * current: 2 s is 40 samples at the fast interval, so sustained growth is
+ * read over its whole span and not the last 400 ms. Stopping at a measure
+ * above the newest keeps a drop (a restart, a release) from hiding the
+ * regrowth, and keeps an older trough, before the last peak, from spreading
+ * one rise over two. Zero it to start.
+ */
+#define GROWTH_POINTS 64
+#define GROWTH_WINDOW_MS 2000
+#define GROWTH_MIN_SPAN_MS 1000
+
+struct growth {
+	uint64_t time_ms[GROWTH_POINTS], value[GROWTH_POINTS]; /* ring, newest at head */
+	unsigned head, count;
+};
+
+/* A measure taken at now_ms. */
+void growth_note(struct growth *g, uint64_t now_ms, uint64_t value);
+
+/* Bytes per second, 0 when not growing (or before two measures). */
+uint64_t growth_rate(const struct growth *g);
+
 /* The next sampling interval: [memory] interval while the measure is far
  * below hard, shrinking toward fast_interval as it nears hard (and at it),
  * and short enough that growth at the recent rate (bytes per second,

@@ -61,29 +61,6 @@ arm_timer(struct monitor *m, uint64_t ms)
 		log_warn("memory", "timerfd_settime");
 }
 
-/* Growth in bytes per second, 0 when not growing: from the lowest of the
- * samples kept to the newest. The lowest, not the oldest: after a restart
- * or a release the ring still holds the high samples from before the drop,
- * and the slope from those would hide the regrowth for 8 samples. */
-static uint64_t
-growth_per_s(const struct monitor *m)
-{
-	unsigned i, at, low = m->head;
-	uint64_t dt, newest_v = m->measures[m->head];
-
-	for (i = 1; i < m->count; i++) {
-		at = (m->head + MONITOR_HISTORY - i) % MONITOR_HISTORY;
-		if (m->measures[at] < m->measures[low])
-			low = at;
-	}
-	if (low == m->head || newest_v <= m->measures[low])
-		return 0;
-	dt = m->history[m->head].time_ms - m->history[low].time_ms;
-	if (dt == 0)
-		return 0;
-	return (newest_v - m->measures[low]) * 1000 / dt;
-}
-
 static void
 remember(struct monitor *m, const struct mem_sample *s, uint64_t measure)
 {
@@ -93,6 +70,7 @@ remember(struct monitor *m, const struct mem_sample *s, uint64_t measure)
 	m->measures[m->head] = measure;
 	if (m->count < MONITOR_HISTORY)
 		m->count++;
+	growth_note(&m->growth, s->time_ms, measure);
 }
 
 /* The last samples, newest first, as a JSON array for oom.kill. */
@@ -229,7 +207,8 @@ sample(struct monitor *m, pid_t killed)
 	/* The next sample first, so that the summary tells the interval
 	 * now in force. */
 	if (m->on)
-		arm_timer(m, sample_interval_ms(m->cfg, measure, m->hard_bytes, growth_per_s(m)));
+		arm_timer(
+		    m, sample_interval_ms(m->cfg, measure, m->hard_bytes, growth_rate(&m->growth)));
 	else if (m->cfg->memory_interval_ms > 0)
 		arm_timer(m, m->cfg->memory_interval_ms);
 	if (m->cfg->memory_interval_ms > 0 && now >= m->next_summary_ms) {
@@ -359,7 +338,7 @@ monitor_take_oom(struct monitor *m)
 uint64_t
 monitor_growth(const struct monitor *m)
 {
-	return growth_per_s(m);
+	return growth_rate(&m->growth);
 }
 
 uint64_t

@@ -136,3 +136,44 @@ sample_interval_ms(const struct config *cfg, uint64_t measure, uint64_t hard, ui
 	}
 	return ms < fast ? fast : ms;
 }
+
+void
+growth_note(struct growth *g, uint64_t now_ms, uint64_t value)
+{
+	/* A clock behind the newest point: start again from here. */
+	if (g->count > 0 && now_ms < g->time_ms[g->head])
+		g->count = 0;
+	if (g->count > 0)
+		g->head = (g->head + 1) % GROWTH_POINTS;
+	g->time_ms[g->head] = now_ms;
+	g->value[g->head] = value;
+	if (g->count < GROWTH_POINTS)
+		g->count++;
+}
+
+uint64_t
+growth_rate(const struct growth *g)
+{
+	unsigned i, at, low = g->head;
+	uint64_t now_ms = g->time_ms[g->head], now_value = g->value[g->head], dt, rise;
+
+	for (i = 1; i < g->count; i++) {
+		at = (g->head + GROWTH_POINTS - i) % GROWTH_POINTS;
+		if (g->value[at] > now_value)
+			break;
+		if (i > 1 && now_ms - g->time_ms[at] > GROWTH_WINDOW_MS)
+			break;
+		if (g->value[at] < g->value[low])
+			low = at;
+	}
+	if (low == g->head)
+		return 0;
+	rise = now_value - g->value[low];
+	dt = now_ms - g->time_ms[low];
+	if (dt < GROWTH_MIN_SPAN_MS)
+		dt = GROWTH_MIN_SPAN_MS;
+	/* Times 1000 would overflow above 18 PB: divide first there. */
+	if (rise > UINT64_MAX / 1000)
+		return rise / dt * 1000;
+	return rise * 1000 / dt;
+}

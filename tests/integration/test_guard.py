@@ -62,7 +62,8 @@ def _leak(t, rate, base_mb):
     t.check(len(lines) >= RESTARTS + 1 and all(l.startswith("graceful ") for l in lines),
             "marker has %d lines for %d restarts + shutdown: %r", len(lines), RESTARTS, lines[:5])
     peak = int(cg.read("memory.max_usage_in_bytes"))
-    t.check(peak < LIMIT, "peak usage %d reached the limit", peak)
+    t.check(peak < LIMIT, "peak usage %d reached the limit; memory.hard: %r", peak,
+            [(e.get("percent"), e.get("growth_per_s"), e.get("why")) for e in r.events("memory.hard")])
     t.check(max(e["percent"] for e in evs) < 100, "a restart decided at or above the limit: %r",
             [e["percent"] for e in evs])
 

@@ -274,6 +274,134 @@ interval_follows_growth(void **state)
 	assert_int_equal(sample_interval_ms(&cfg, 0, 100000000, 1000), 1000);
 }
 
+#define MiB (1024ULL * 1024)
+
+/* Measures every step_ms from t0 up to t_end, value(t) from the caller. */
+static uint64_t
+feed(struct growth *g, uint64_t t0, uint64_t t_end, uint64_t step_ms, uint64_t base, uint64_t per_s,
+     uint64_t jitter)
+{
+	uint64_t t, v = base;
+
+	for (t = t0; t <= t_end; t += step_ms) {
+		v = base + (t - t0) * per_s / 1000;
+		/* A swing of jitter bytes every other sample. */
+		if (jitter && (t / step_ms) % 2)
+			v -= jitter;
+		growth_note(g, t, v);
+	}
+	return v;
+}
+
+/* Sustained growth reads at its rate, at any sampling speed. */
+static void
+growth_reads_sustained_growth(void **state)
+{
+	struct growth g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(growth_rate(&g), 0);
+	growth_note(&g, 1000, 100 * MiB);
+	assert_int_equal(growth_rate(&g), 0); /* one measure */
+	/* 20 MB/s sampled every 50 ms: read over 2 s (40 samples). */
+	feed(&g, 1000, 5000, 50, 100 * MiB, 20 * MiB, 0);
+	assert_in_range(growth_rate(&g), 19 * MiB, 21 * MiB);
+	/* 200 MB/s sampled every 1 s. */
+	memset(&g, 0, sizeof(g));
+	feed(&g, 0, 8000, 1000, 0, 200 * MiB, 0);
+	assert_in_range(growth_rate(&g), 199 * MiB, 201 * MiB);
+	/* Falling or flat: 0. */
+	memset(&g, 0, sizeof(g));
+	growth_note(&g, 0, 300 * MiB);
+	growth_note(&g, 1000, 200 * MiB);
+	assert_int_equal(growth_rate(&g), 0);
+	growth_note(&g, 2000, 200 * MiB);
+	assert_int_equal(growth_rate(&g), 0);
+}
+
+/* Buffers churned by workers: 10 MB down and back every other 50 ms
+ * sample, flat on average. The slope between two samples would read
+ * 200 MB/s; over the floor of 1 s it reads 10 MB/s. */
+static void
+growth_ignores_short_swings(void **state)
+{
+	struct growth g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	feed(&g, 0, 3000, 50, 190 * MiB, 0, 10 * MiB);
+	growth_note(&g, 3050, 190 * MiB);
+	assert_true(growth_rate(&g) <= 10 * MiB);
+	/* A single step of 40 MB reads as no more than 40 MB/s, and is
+	 * forgotten once its low point is older than the ring. */
+	memset(&g, 0, sizeof(g));
+	feed(&g, 0, 3000, 50, 150 * MiB, 0, 0);
+	growth_note(&g, 3050, 190 * MiB);
+	assert_int_equal(growth_rate(&g), 40 * MiB);
+	feed(&g, 3100, 5500, 50, 190 * MiB, 0, 0);
+	assert_int_equal(growth_rate(&g), 0);
+}
+
+/* After a drop (a restart, a release) the regrowth is read from the low,
+ * not hidden behind the high points from before it. */
+static void
+growth_reads_regrowth_after_a_drop(void **state)
+{
+	struct growth g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	feed(&g, 0, 2000, 100, 500 * MiB, 0, 0);
+	feed(&g, 2100, 4100, 100, 100 * MiB, 50 * MiB, 0);
+	assert_in_range(growth_rate(&g), 49 * MiB, 51 * MiB);
+}
+
+/* The rise is read from its own start: not from a trough before the last
+ * peak (a restart whose trough fell between two samples), nor from a dip
+ * older than the window. */
+static void
+growth_reads_the_current_rise(void **state)
+{
+	struct growth g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	growth_note(&g, 0, 0);
+	growth_note(&g, 500, 230 * MiB);
+	growth_note(&g, 550, 150 * MiB);
+	growth_note(&g, 1550, 200 * MiB);
+	growth_note(&g, 1600, 210 * MiB);
+	/* From 150 at 550: 60 MB in 1.05 s, not 210 MB in 1.6 s. */
+	assert_int_equal(growth_rate(&g), 60 * MiB * 1000 / 1050);
+
+	memset(&g, 0, sizeof(g));
+	growth_note(&g, 0, 90 * MiB);
+	feed(&g, 1000, 10000, 1000, 100 * MiB, 0, 0);
+	feed(&g, 10050, 11500, 50, 100 * MiB + 50 * MiB / 20, 50 * MiB, 0);
+	assert_in_range(growth_rate(&g), 49 * MiB, 51 * MiB);
+}
+
+/* A clock that goes back starts the ring again; huge values do not
+ * overflow. */
+static void
+growth_survives_odd_input(void **state)
+{
+	struct growth g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	feed(&g, 10000, 12000, 250, 0, 10 * MiB, 0);
+	growth_note(&g, 500, 50 * MiB);
+	assert_int_equal(growth_rate(&g), 0);
+	growth_note(&g, 1500, 60 * MiB);
+	assert_int_equal(growth_rate(&g), 10 * MiB);
+	memset(&g, 0, sizeof(g));
+	growth_note(&g, 0, 0);
+	growth_note(&g, 1000, UINT64_MAX);
+	assert_int_equal(growth_rate(&g), UINT64_MAX / 1000 * 1000);
+}
+
 int
 main(void)
 {
@@ -293,6 +421,11 @@ main(void)
 	    cmocka_unit_test(thresholds),
 	    cmocka_unit_test(interval_shrinks_toward_hard),
 	    cmocka_unit_test(interval_follows_growth),
+	    cmocka_unit_test(growth_reads_sustained_growth),
+	    cmocka_unit_test(growth_ignores_short_swings),
+	    cmocka_unit_test(growth_reads_regrowth_after_a_drop),
+	    cmocka_unit_test(growth_reads_the_current_rise),
+	    cmocka_unit_test(growth_survives_odd_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

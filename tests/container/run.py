@@ -688,15 +688,22 @@ def _ready(c, name, p, timeout=20):
         time.sleep(0.2)
 
 
-def _grow(c, name, f, cg, target, event, timeout=40):
+def _grow(c, name, f, cg, target, event, timeout=60):
     """Makes the example hold memory (HOLD) until the working set reaches
     TARGET bytes and memwarden logs EVENT. Returns the MB held.
 
     Every podman exec adds processes to the container's cgroup for a moment
     (runc's, then the client's: about 15 MB), and the workers' churn moves
     the working set by about 8 MB. So the bulk is held at once up to 40 MB
-    below TARGET, and the rest spread over 2 s by the service itself, after
-    the client has gone: it is the service's own growth that crosses."""
+    below TARGET, and the rest spread over 6 s by the service itself, after
+    the client has gone: it is the service's own growth that crosses.
+
+    The growth rule reads the rise over the last 2 s. Right after the bulk
+    that rise is the bulk's (50 MB/s and more), and crossing soft with it
+    would rightly restart at once, without the release round the test wants
+    to see. So the bulk is followed by 9 s, for it to leave that window, and
+    the rest comes at no more than 8 MB/s, well under the 30 MB/s that would
+    reach the 256 MB limit from soft (192 MB) within the 2 s drain."""
     held = 0
     deadline = time.monotonic() + timeout
     while not f.events(event):
@@ -705,9 +712,9 @@ def _grow(c, name, f, cg, target, event, timeout=40):
                  clip("".join(f.err))))
         need = -(-(target - _workingset(cg)) // MIB)
         if need > 48:
-            line, wait = "HOLD %d" % (need - 40), 1.0
+            line, wait = "HOLD %d" % (need - 40), 9.0
         else:
-            line, wait = "HOLD %d 2" % max(2, need), 6.0
+            line, wait = "HOLD %d 6" % max(2, need), 10.0
         e = podman(["exec", name, "python3", "/app/service.py", "send", line], timeout=60)
         # A client inside the container dies with the service when
         # memwarden restarts it (as PID 1 it stops every process).

@@ -1,5 +1,4 @@
-"""Helpers shared by bench/alloc-compare.py, release-cost.py, guard-leak.py
-and guard-frag.py: a private copy of the binaries, the agent's report
+"""Helpers shared by the bench/*.py scripts: a private copy of the binaries, the agent's report
 socket, memory cgroups, processes that are always cleaned up, the machine's
 description, statistics and markdown tables.
 
@@ -8,6 +7,7 @@ Every script stops the processes it started, removes its cgroups
 (/tmp/mwbench.*) on exit, on error and on SIGINT/SIGTERM.
 """
 import atexit
+import json
 import os
 import platform
 import shutil
@@ -178,6 +178,32 @@ def machine():
                         text=True).stdout
     return ("%d CPUs (%s), kernel %s, Debian %s, glibc %s, jemalloc %s (libjemalloc2)"
             % (os.cpu_count(), model, platform.release(), deb, glibc, je))
+
+
+class Run:
+    """What a bench sets up first and says at the end: a private copy of memwarden and its
+    agent (mw, agent), the workload tests/workloads/WORKLOAD.c built (workload), when it
+    started, the load and the other work running then. raw() appends a record to RAW (one
+    JSON line, when RAW= is set); header() prints the results' title and machine line."""
+
+    def __init__(self, workload):
+        self.mw, self.agent = copy_memwarden()
+        self.workload = compile_workload(workload)
+        self._raw = open(os.environ["RAW"], "a") if os.environ.get("RAW") else None
+        self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        self.others, self.load0 = others_running(), loadavg()
+
+    def raw(self, record):
+        if self._raw:
+            self._raw.write(json.dumps(record) + "\n")
+            self._raw.flush()
+
+    def header(self, what="", more=""):
+        """### Results (STARTED WHAT, memwarden at HEAD), then the machine, the load at the
+        start and now, the other work, and MORE (sentences) on the same line."""
+        print("### Results (%s%s, memwarden at %s)\n" % (self.started, what, git_head()))
+        print("Machine: %s. Load average at the start: %s, at the end: %s. Other work running at the start: %s.%s\n"
+              % (machine(), self.load0, loadavg(), "; ".join(self.others) or "none", more))
 
 
 # ---------------------------------------------------------------- processes

@@ -21,10 +21,8 @@ does: glibc alone, no limit, CAL_S=20 s), CONFS="name|conf;..." (instead of
 the built-in list), RAW=FILE.
 """
 import importlib.util
-import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
@@ -61,11 +59,8 @@ def confs():
 
 
 def main():
-    mw, _ = B.copy_memwarden()
-    frag = B.compile_workload("fragment")
-    raw = open(os.environ["RAW"], "a") if os.environ.get("RAW") else None
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    others, load0 = B.others_running(), B.loadavg()
+    run = B.Run("fragment")
+    mw, frag = run.mw, run.workload
     live = float(os.environ["LIVE"]) if os.environ.get("LIVE") else GF.calibrate(frag)[0]
     B.log("live bytes: %.1f MiB" % (live / B.MIB))
     cs = confs()
@@ -78,17 +73,12 @@ def main():
             r = GF.probe(frag, mw, (name, "plain", env), MULT, live, THRU_S)
             r["rep"], r["malloc_conf"] = rep, conf
             runs[name].append(r)
-            if raw:
-                raw.write(json.dumps(r) + "\n")
-                raw.flush()
+            run.raw(r)
             B.log("%d %-45s %s ops/s %s  RSS/live %s  peak/live %.2f" % (
                 rep, name, "ok" if r["ok"] else "FAIL (%s)" % r["why"], B.fmt(r["ops_per_s"], "%.0f"),
                 B.fmt(r["mean_rss"] / r["mean_live"] if r["mean_rss"] else None), r["peak"] / live))
     ref = {r["rep"]: r["ops_per_s"] for r in runs[REF] if r["ops_per_s"]}
-    print("### Results (%s, memwarden at %s)\n" % (started, B.git_head()))
-    print("Machine: %s. Load average at the start: %s, at the end: %s. Other work running at the start: %s. "
-          "Live bytes: %.1f MiB; cgroup limit %.1f × live (never reached).\n"
-          % (B.machine(), load0, B.loadavg(), "; ".join(others) or "none", live / B.MIB, MULT))
+    run.header(more=" Live bytes: %.1f MiB; cgroup limit %.1f × live (never reached)." % (live / B.MIB, MULT))
     head = ["configuration", "MALLOC_CONF", "RSS / live", "peak / live", "ops/s", "vs no MALLOC_CONF (paired)"]
     rows = []
     for name, conf in cs:

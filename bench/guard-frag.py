@@ -222,11 +222,8 @@ class Search:
 
 
 def main():
-    mw, _ = B.copy_memwarden()
-    frag = B.compile_workload("fragment")
-    raw = open(os.environ["RAW"], "a") if os.environ.get("RAW") else None
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    others, load0 = B.others_running(), B.loadavg()
+    run = B.Run("fragment")
+    mw, frag = run.mw, run.workload
     if os.environ.get("LIVE"):
         live, live_peak, building, cal_rss = float(os.environ["LIVE"]), None, None, None
     else:
@@ -247,9 +244,7 @@ def main():
             r = probe(frag, mw, s.cfg, k * STEP, live)
             r["round"] = rnd
             s.record(k, r)
-            if raw:
-                raw.write(json.dumps(r) + "\n")
-                raw.flush()
+            run.raw(r)
             B.log("round %d %-55s x%.2f %s%s  ops/s %s  peak %.0f MiB  releases %d  hard %s" % (
                 rnd, s.cfg[0], k * STEP, "pass" if r["ok"] else "FAIL", "" if r["ok"] else
                 " (%s at %.1f s)" % (r["why"], r["t_end"]), B.fmt(r["ops_per_s"], "%.0f"), r["peak"] / B.MIB,
@@ -264,15 +259,11 @@ def main():
             r = probe(frag, mw, s.cfg, s.minimum(), live, THRU_S)
             r["thru_rep"] = rep
             thru[s.cfg[0]].append(r)
-            if raw:
-                raw.write(json.dumps(r) + "\n")
-                raw.flush()
+            run.raw(r)
             B.log("throughput %d %-55s x%.2f %s  ops/s %s" % (rep, s.cfg[0], s.minimum(),
                   "pass" if r["ok"] else "FAIL (%s at %.1f s)" % (r["why"], r["t_end"]),
                   B.fmt(r["ops_per_s"], "%.0f")))
-    print("### Results (%s, memwarden at %s)\n" % (started, B.git_head()))
-    print("Machine: %s. Load average at the start: %s, at the end: %s. Other work running at the start: %s.\n"
-          % (B.machine(), load0, B.loadavg(), "; ".join(others) or "none"))
+    run.header()
     if live_peak:
         print("Live bytes (calibration, glibc alone, no limit, %g s, mean after 3 s): **%.1f MiB** (peak %.1f MiB; "
               "buffers being built beside them %.1f MiB; RSS %.1f MiB). Limit = multiple × %.1f MiB.\n"

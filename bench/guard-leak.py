@@ -117,30 +117,21 @@ def without(leaker, rate):
 
 
 def main():
-    mw, _ = B.copy_memwarden()
-    leaker = B.compile_workload("leaker")
-    raw = open(os.environ["RAW"], "a") if os.environ.get("RAW") else None
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    others, load0 = B.others_running(), B.loadavg()
+    run = B.Run("leaker")
+    mw, leaker = run.mw, run.workload
     res, plain = {}, {r: [] for r in RATES}
     for rate in RATES:
         B.log("rate %g MB/s with memwarden" % rate)
         r = with_memwarden(mw, leaker, rate)
         res[rate] = r
-        if raw:
-            raw.write(json.dumps(r) + "\n")
-            raw.flush()
+        run.raw(r)
         B.log("  %s" % {k: r[k] for k in ("memory_restarts", "graceful", "oom_kill", "markers", "percent")})
         for i in range(PLAIN_REPS):
             q = without(leaker, rate)
             plain[rate].append(q)
-            if raw:
-                raw.write(json.dumps(dict(q, plain=True)) + "\n")
-                raw.flush()
+            run.raw(dict(q, plain=True))
             B.log("  without memwarden: %s" % q)
-    print("### Results (%s, memwarden at %s)\n" % (started, B.git_head()))
-    print("Machine: %s. Load average at the start: %s, at the end: %s. Other work running at the start: %s.\n"
-          % (B.machine(), load0, B.loadavg(), "; ".join(others) or "none"))
+    run.header()
     print("Limit %d MiB (hard 90%% = %.0f MiB, soft 80%%), leaker from %g MiB; memwarden `-s "
           "service.max_restarts=1000 -s service.restart_backoff=100ms -s service.restart_backoff_max=200ms%s`.\n"
           % (LIMIT / B.MIB, 0.9 * LIMIT / B.MIB, BASE, "".join(" " + a for a in MW_ARGS)))

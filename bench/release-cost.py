@@ -13,7 +13,6 @@ allocator), WARM=3 (s before the first), GAP=2 (s between a report and the
 next signal), ONLY=substring,..., RAW=FILE.
 See bench/README.md ("The cost of one release").
 """
-import json
 import os
 import sys
 import time
@@ -119,15 +118,11 @@ def run_round(frag, name, env_add, rx):
 
 
 def main():
-    mw, agent = B.copy_memwarden()
+    run = B.Run("fragment")
+    mw, agent, frag = run.mw, run.agent, run.workload
     mwconf = B.memwarden_malloc_conf(mw)
-    frag = B.compile_workload("fragment")
     cfgs = configs(mwconf, agent)
     rx = B.Receiver()
-    raw = open(os.environ["RAW"], "a") if os.environ.get("RAW") else None
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    others = B.others_running()
-    load0 = B.loadavg()
     res = {n: [] for n, _ in cfgs}
     for rnd in range(ROUNDS):
         order = cfgs[rnd % len(cfgs):] + cfgs[:rnd % len(cfgs)]
@@ -135,18 +130,13 @@ def main():
             rs = run_round(frag, name, env, rx)
             res[name] += rs
             for r in rs:
-                if raw:
-                    raw.write(json.dumps(r) + "\n")
-                    raw.flush()
+                run.raw(r)
             B.log("round %d %-20s usec %s stall max %s (control %s) median thread %s (control %s) lost ms %s" % (
                 rnd, name, [r["usec"] for r in rs], [r["stall_max_us"] for r in rs], [r["ctl_max_us"] for r in rs],
                 [r["stall_med_us"] for r in rs], [r["ctl_med_us"] for r in rs],
                 ["%.0f" % r["lost_ms"] if r["lost_ms"] is not None else None for r in rs]))
     M = B.median
-    print("### Results (%s, %d releases per allocator in %d rounds, memwarden at %s)\n"
-          % (started, ROUNDS * PER_ROUND, ROUNDS, B.git_head()))
-    print("Machine: %s. Load average at the start: %s, at the end: %s. Other work running at the start: %s.\n"
-          % (B.machine(), load0, B.loadavg(), "; ".join(others) or "none"))
+    run.header(", %d releases per allocator in %d rounds" % (ROUNDS * PER_ROUND, ROUNDS))
     head = ["allocator", "releases", "release ms (USEC) median", "max", "signal→start ms (median)",
             "longest stall of any thread ms, median", "max", "(control)",
             "longest stall of the median thread ms, median", "max", "(control)",

@@ -334,7 +334,7 @@ growth_ignores_short_swings(void **state)
 	growth_note(&g, 3050, 190 * MiB);
 	assert_true(growth_rate(&g) <= 10 * MiB);
 	/* A single step of 40 MB reads as no more than 40 MB/s, and is
-	 * forgotten once its low point is older than the ring. */
+	 * forgotten once its low point is older than the 2 s window. */
 	memset(&g, 0, sizeof(g));
 	feed(&g, 0, 3000, 50, 150 * MiB, 0, 0);
 	growth_note(&g, 3050, 190 * MiB);
